@@ -1,0 +1,201 @@
+"""Reverse-mode differentiation as a pass: Graph -> Graph.
+
+Walks a region backwards and appends adjoint nodes to it (architecture.md,
+"Autodiff as a pass").  Each op's adjoint rule comes from the op table and
+builds its cotangents with other ops, so the result is an ordinary graph
+that this pass can differentiate again.  Broadcasting is undone in one place
+(`Emitter.unbroadcast`) for every edge whose shape differs.
+
+Region ops (`while`, `if`) carry `ad_rules` (ops/control_ad.py) that get
+this pass's region-level machinery: `differentiate` a region, `record` the
+control decisions a region makes, `replay` a region with recorded
+decisions.  Recompute-and-replay is the strategy: a reverse loop re-runs the
+forward body from the taped carried state, with every decision (`if`
+predicate, inner trip count) taken from a tape instead of read back from
+the device.  Imports `ir`, `ops`, `dtype`.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+from .dtype import BOOL, StackType, Type
+from .ir import Builder, Graph, IdSource, Region, Value, fresh_copy, prune
+from .ops import OPS, emitter
+from .ops.base import Emitter
+
+
+def differentiable_type(t: Type) -> bool:
+    """Float tensors, and tapes of them, carry cotangents; integers and bools do not."""
+    if isinstance(t, StackType):
+        return differentiable_type(t.elem)
+    return t.dtype.is_float
+
+
+def _keep_effects(node) -> bool:
+    return OPS[node.op].effect
+
+
+class Pass:
+    """One run of reverse mode: the id source and the region-level machinery."""
+
+    def __init__(self, ids: IdSource):
+        self.ids = ids
+
+    # ------------------------------------------------------------ activity
+
+    def activity(self, region: Region, active_params: set[Value]) -> set[Value]:
+        """Values of `region` that depend differentiably on the active params."""
+        active = {p for p in active_params if differentiable_type(p.type)}
+        for node in region.nodes:
+            op = OPS[node.op]
+            if op.differentiable and any(i in active for i in node.inputs):
+                active.update(o for o in node.outputs if differentiable_type(o.type))
+        return active
+
+    # ------------------------------------------------------------ differentiate
+
+    def differentiate(self, region: Region, active_params: Sequence[bool],
+                      seeds: Sequence[str | None], keep_primal: bool = False) -> Region:
+        """The adjoint of `region`.
+
+        `active_params[i]`: whether param i wants a cotangent.  `seeds[j]` for
+        result j: None (no cotangent flows in), "param" (a new trailing param
+        carries it) or "ones" (it is 1).  The new region has params
+        `region.params + seed params` and results `region.results` (only if
+        `keep_primal`) followed by one cotangent per active param (zeros
+        where nothing flows).
+        """
+        b = Builder(self.ids)
+        e = emitter(b)
+        wanted = {p for p, a in zip(region.params, active_params, strict=True) if a}
+        assert all(differentiable_type(p.type) for p in wanted), "only floats are active"
+        active = self.activity(region, wanted)
+
+        residuals = {}
+        for node in region.nodes:
+            rules = OPS[node.op].ad_rules
+            if rules is not None and any(i in active for i in node.inputs):
+                residuals[node] = rules.forward(self, e.at(node.span), node, active)
+            else:
+                b.append(node)
+
+        cts: dict[Value, Value] = {}
+        seed_params = []
+        for r, mode in zip(region.results, seeds, strict=True):
+            if mode == "param":
+                seed = b.fresh(r.type, "seed")
+                seed_params.append(seed)
+            elif mode == "ones":
+                seed = e.ones(r.type)
+            else:
+                continue
+            self.accumulate(e, cts, r, seed)
+
+        for node in reversed(region.nodes):
+            out_cts = tuple(cts.get(o) for o in node.outputs)
+            if all(c is None for c in out_cts) or not any(i in active for i in node.inputs):
+                continue
+            op = OPS[node.op]
+            ea = e.at(node.span)
+            if op.ad_rules is not None:
+                in_cts = op.ad_rules.adjoint(self, ea, node, out_cts, active, residuals[node])
+            elif op.adjoint is None or not op.differentiable:
+                continue
+            else:
+                out_cts = tuple(c if c is not None else ea.zeros(o.type)
+                                for c, o in zip(out_cts, node.outputs))
+                in_cts = op.adjoint(ea, node, out_cts)
+            for inp, c in zip(node.inputs, in_cts, strict=True):
+                if c is not None and inp in active:
+                    self.accumulate(ea, cts, inp, ea.unbroadcast(c, inp.type.shape))
+
+        grads = tuple(cts.get(p) or e.zeros(p.type)
+                      for p, a in zip(region.params, active_params) if a)
+        results = (tuple(region.results) if keep_primal else ()) + grads
+        out = b.region(tuple(region.params) + tuple(seed_params), results)
+        return prune(out, keep=_keep_effects)
+
+    @staticmethod
+    def accumulate(e: Emitter, cts: dict[Value, Value], v: Value, c: Value) -> None:
+        assert c.type == v.type, (c.type, v.type)
+        cts[v] = c if v not in cts else e.add(cts[v], c)
+
+    # ------------------------------------------------------------ decisions
+
+    def decision_types(self, region: Region) -> tuple[Type, ...]:
+        """The types of the decisions `record(region)` yields, in order."""
+        types: list[Type] = []
+        for node in region.nodes:
+            rules = OPS[node.op].ad_rules
+            if rules is not None:
+                types.extend(rules.decision_types(self, node))
+        return tuple(types)
+
+    def record(self, region: Region) -> Region:
+        """`region` with its control decisions appended to its results.
+
+        Every `if` yields its predicate and its branches' decisions; every
+        `while` its trip count and tapes of its body's decisions.  Host-side
+        scalars and tapes only: recording costs no device work.
+        """
+        b = Builder(self.ids)
+        e = emitter(b)
+        decisions: list[Value] = []
+        for node in region.nodes:
+            rules = OPS[node.op].ad_rules
+            if rules is None:
+                b.append(node)
+            else:
+                decisions.extend(rules.record(self, e.at(node.span), node))
+        return b.region(region.params, tuple(region.results) + tuple(decisions))
+
+    def replay(self, region: Region) -> Region:
+        """`region` taking its decisions as trailing params instead of making them.
+
+        `if`s branch on the recorded predicate and `while`s run their recorded
+        trip count, so a replay reads nothing back from the device; effects
+        (print, assert) are dropped, they ran in the forward pass.
+        """
+        b = Builder(self.ids)
+        e = emitter(b)
+        dparams = tuple(b.fresh(t, "decision") for t in self.decision_types(region))
+        it: Iterator[Value] = iter(dparams)
+        for node in region.nodes:
+            op = OPS[node.op]
+            if op.effect:
+                continue
+            if op.ad_rules is None:
+                b.append(node)
+            else:
+                op.ad_rules.replay(self, e.at(node.span), node, it)
+        assert next(it, None) is None
+        return b.region(tuple(region.params) + dparams, region.results)
+
+    def default(self, e: Emitter, t: Type) -> Value:
+        """A placeholder decision for the branch not taken."""
+        if isinstance(t, StackType):
+            return e.op("stack_new", elem=t.elem)
+        return e.const(False if t.dtype == BOOL else 0, t.dtype)
+
+    def copy(self, region: Region) -> Region:
+        return fresh_copy(region, self.ids)
+
+
+def grad_graph(graph: Graph, wrt: Sequence[str], of: str, seeded: bool) -> Graph:
+    """`graph` with the gradients of output `of` w.r.t. the vars `wrt` appended.
+
+    One reverse pass gives every gradient.  With `seeded`, a new trailing
+    body param is the output's cotangent; without, the output is a scalar
+    and its cotangent is 1.
+    """
+    ad = Pass(IdSource(graph.next_id))
+    names = [lf.name for lf in graph.leaves]
+    active = [lf.name in wrt for lf in graph.leaves]
+    index = graph.outputs.index(of)
+    seeds = [None] * len(graph.outputs)
+    seeds[index] = "param" if seeded else "ones"
+    body = ad.differentiate(graph.body, active, seeds, keep_primal=True)
+    order = [n for n in names if n in wrt]
+    seed = body.params[len(graph.leaves)] if seeded else None
+    return graph.with_body(body, ad.ids.next, grads=tuple(order), of=of, seed=seed)
+

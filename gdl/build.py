@@ -1,0 +1,642 @@
+"""AST -> Graph: names, scopes, SSA, loop-carried values, types and errors.
+
+Owns the meaning of a program's text (language.md §1-§4): which name means
+which value at each point (SSA renaming: re-binding makes a new value),
+which names a `while` carries, which names an `if` joins, block-local
+names, weak literals, and every compile-time error with its span.  The
+result is a closed, fully typed `Graph`; `var` initialisers and `input`
+defaults become regions the device evaluates unless a value is supplied.
+Imports `syntax`, `ir`, `ops`, `builtins`, `weak`, `dtype`, `errors`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import syntax as ast
+from .builtins import BUILTINS, LANGUAGE_BUILTINS, bind
+from .dtype import (BOOL, DEFAULT_FOR_KIND, DTYPES, F32, DType, TensorType, common_dtype,
+                    meet_weak)
+from .errors import GdlTypeError, Span
+from .ir import Builder, Graph, IdSource, Leaf, Region, Value
+from .ops import OPS, emitter
+from .weak import FOLD_LIMIT, FOLD_NP, Weak, constant, emit as emit_weak, fold_dtype
+
+KEYWORDS = frozenset("var input out while if else fn return assert print true false "
+                     "and or not".split())
+BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "and": "and", "or": "or"}
+LATER_OPS = {"//": "floor division `//`", "%": "modulo `%`", "@": "matrix product `@`"}
+COMPARE_OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+AUG_OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
+# Elementwise ops on symbolic weak values that keep the result weak.
+WEAK_PRESERVING = frozenset("add sub mul div neg pow exp log".split())
+
+Operand = Any   # Value | Weak
+
+
+class NotYet(GdlTypeError):
+    """A form of the language that this version parses but does not implement yet."""
+
+
+def not_yet(what: str, span: Span | None) -> NotYet:
+    return NotYet(f"{what} is not supported yet in this version of gdl", span)
+
+
+@dataclass
+class Binding:
+    operand: Operand
+    span: Span | None
+    kind: str            # "var", "input" or "let"
+
+
+class Block:
+    """The builder state of one region: its nodes, names and captured outer values.
+
+    A lookup that reaches an enclosing block captures the outer value as a
+    param of this region, so every region is closed (architecture.md).
+    """
+
+    def __init__(self, ids: IdSource, parent: "Block | None", isolated: str | None = None):
+        self.b = Builder(ids)
+        self.parent = parent
+        self.isolated = isolated        # why outer names are unreachable (var initialisers)
+        self.names: dict[str, Binding] = {}
+        self.assigned: dict[str, Span | None] = {}     # names bound in this block, in order
+        self.captured: dict[Value, Value] = {}         # outer value -> param
+        self.imported: dict[str, Binding] = {}
+        self.tombstones: dict[str, str] = {}           # block-local names of nested blocks
+
+    def lookup(self, name: str) -> Binding | None:
+        if name in self.names:
+            return self.names[name]
+        if name in self.imported:
+            return self.imported[name]
+        if self.parent is None or self.isolated:
+            return None
+        outer = self.parent.lookup(name)
+        if outer is None:
+            return None
+        if isinstance(outer.operand, Value):
+            outer = Binding(self.capture(outer.operand), outer.span, outer.kind)
+        self.imported[name] = outer
+        return outer
+
+    def capture(self, outer: Value) -> Value:
+        if outer not in self.captured:
+            self.captured[outer] = self.b.fresh(outer.type, outer.name)
+        return self.captured[outer]
+
+    def bind(self, name: str, operand: Operand, span: Span | None, kind: str = "let") -> None:
+        if isinstance(operand, Value) and operand.name is None:
+            operand.name = name
+        self.names[name] = Binding(operand, span, kind)
+        self.assigned[name] = span
+        self.tombstones.pop(name, None)
+
+    def tombstone(self, name: str) -> str | None:
+        block: Block | None = self
+        while block is not None:
+            if name in block.tombstones:
+                return block.tombstones[name]
+            block = block.parent
+        return None
+
+
+def assigned_names(stmts: tuple) -> list[str]:
+    """Names assigned anywhere in `stmts`, nested blocks included, in order."""
+    found: dict[str, None] = {}
+    stack = [iter(stmts)]
+    while stack:
+        stmt = next(stack[-1], None)
+        if stmt is None:
+            stack.pop()
+            continue
+        if isinstance(stmt, ast.Assign):
+            found[stmt.name] = None
+        elif isinstance(stmt, ast.While):
+            stack.append(iter(stmt.body))
+        elif isinstance(stmt, ast.If):
+            for _, body, _ in stmt.branches:
+                stack.append(iter(body))
+            if stmt.orelse:
+                stack.append(iter(stmt.orelse))
+    return list(found)
+
+
+def type_of(operand: Operand) -> str:
+    if isinstance(operand, Weak):
+        return str(operand.default_type) + " (a literal)"
+    return str(operand.type)
+
+
+class GraphBuilder:
+    """Builds one program's Graph; `build()` is the entry point."""
+
+    def __init__(self, program: ast.Program, allow_bare_expressions: bool = False):
+        self.program = program
+        self.ids = IdSource(0)
+        self.top = Block(self.ids, None)
+        self.block = self.top
+        self.leaves: list[Leaf] = []
+        self.outs: dict[str, Span] = {}
+        self.allow_bare = allow_bare_expressions
+        self.bare_values: list[tuple[Value, Span]] = []
+
+    # ------------------------------------------------------------ operands
+
+    def e(self, span: Span | None):
+        return emitter(self.block.b, span)
+
+    def to_value(self, operand: Operand, dtype: DType | None, span: Span | None) -> Value:
+        """A graph value of `operand`, at `dtype` if given (weak: exact; strong: cast)."""
+        if isinstance(operand, Weak):
+            if dtype is None:
+                dtype = DEFAULT_FOR_KIND[operand.kind]
+            return emit_weak(self.e(span), operand, dtype)
+        if not isinstance(operand, Value):
+            raise GdlTypeError("a list of computed values is not supported yet here", span)
+        if dtype is not None and operand.type.dtype != dtype:
+            return self.e(span).cast(operand, dtype)
+        return operand
+
+    def apply(self, opname: str, operands: list, attrs: dict, span: Span | None) -> Operand:
+        """Apply an op with promotion and weak-literal rules, folding constants."""
+        op = OPS[opname]
+        mode = op.promote
+        idx = {"all": range(len(operands)), "float": range(len(operands)),
+               "tail": range(1, len(operands)), "tail_float": range(1, len(operands))}.get(
+                   mode, range(0))
+        for o in operands:
+            if not isinstance(o, (Weak, Value)):
+                raise GdlTypeError("a list of computed values is not supported yet here", span)
+        target, kind = common_dtype(
+            (None, o.kind) if isinstance(o, Weak) else (o.type.dtype, o.type.dtype.kind)
+            for i, o in enumerate(operands) if i in idx)
+        if mode.endswith("float"):
+            if target is not None and not target.is_float:
+                target = F32
+            kind = "float"
+        if operands and all(isinstance(o, Weak) for o in operands) and op.foldable:
+            return self.weak_apply(opname, operands, attrs, span, kind if idx else None)
+        if target is None and len(idx):
+            target = DEFAULT_FOR_KIND[kind]
+        inputs = [self.to_value(o, target if i in idx else None, span)
+                  for i, o in enumerate(operands)]
+        return self.e(span).op(opname, *inputs, **attrs)
+
+    def weak_apply(self, opname: str, operands: list[Weak], attrs: dict, span, kind) -> Operand:
+        """An op on weak values only: fold constants, keep arithmetic symbolic."""
+        op = OPS[opname]
+        rep = [TensorType(fold_dtype(kind) if kind else fold_dtype(o.kind), o.shape)
+               for o in operands]
+        (out_t,) = op.infer(tuple(rep), attrs, span)         # shape and type errors
+        out_kind = out_t.dtype.kind
+        consts = [o.const for o in operands]
+        if all(c is not None for c in consts) and out_t.size <= FOLD_LIMIT and op.numpy:
+            args = [c.astype(FOLD_NP[kind]) if kind else c for c in consts]
+            with np.errstate(all="ignore"):
+                value = np.asarray(op.numpy(*args, **attrs))
+            return Weak(out_kind, out_t.shape, const=value.astype(FOLD_NP[out_kind]))
+        if opname in WEAK_PRESERVING and out_kind == kind:
+            return Weak(out_kind, out_t.shape, op=opname, args=tuple(operands), attrs=attrs)
+        inputs = [self.to_value(o, DEFAULT_FOR_KIND[kind] if kind else None, span)
+                  for o in operands]
+        return self.e(span).op(opname, *inputs, **attrs)
+
+    def init(self, opname, kind, shape, args, attrs, dtype, span) -> Operand:
+        """An initialiser: weak without `dtype=`, else a strong node at that dtype."""
+        for d in shape:
+            if d < 1:
+                raise GdlTypeError(f"shape {list(shape)} has a dimension below 1; every "
+                                   "dimension is at least 1", span)
+        w = Weak(kind, tuple(shape), op=opname, args=tuple(args), attrs=attrs, init=True)
+        return w if dtype is None else self.to_value(w, dtype, span)
+
+    # constant arguments of built-ins ------------------------------------
+
+    def const_scalar(self, operand, what: str, span):
+        if isinstance(operand, Weak) and operand.scalar_value() is not None:
+            v = operand.scalar_value()
+            return float(v) if operand.kind == "float" else int(v)
+        raise GdlTypeError(f"{what} must be a constant number, found {type_of(operand)}", span)
+
+    def const_shape(self, operand, span) -> tuple[int, ...]:
+        if isinstance(operand, tuple):
+            return operand
+        if isinstance(operand, Weak) and operand.const is not None and operand.const.ndim <= 1 \
+                and (operand.kind == "int" or operand.const.size == 0):
+            dims = tuple(int(d) for d in np.atleast_1d(operand.const))
+            for d in dims:
+                if d < 1:
+                    raise GdlTypeError(f"shape {list(dims)} has a dimension below 1; every "
+                                       "dimension is at least 1", span)
+            return dims
+        raise GdlTypeError(f"a shape must be an integer or a list of integers, found "
+                           f"{type_of(operand)}", span)
+
+    def const_axes(self, operand, span):
+        if isinstance(operand, Weak) and operand.const is not None and operand.kind == "int" \
+                and operand.const.ndim <= 1:
+            return int(operand.const) if operand.const.ndim == 0 else tuple(
+                int(a) for a in operand.const)
+        raise GdlTypeError(f"`axis` must be an integer or a list of integers, found "
+                           f"{type_of(operand)}", span)
+
+    def const_bool(self, operand, what, span) -> bool:
+        if isinstance(operand, Weak) and operand.kind == "bool" and operand.scalar_value() \
+                is not None:
+            return bool(operand.scalar_value())
+        raise GdlTypeError(f"`{what}` must be true or false, found {type_of(operand)}", span)
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, root: ast.Expr) -> Operand:
+        """Evaluate an expression tree with an explicit stack (no recursion)."""
+        results: list[Operand] = []
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                kids = self.children(node)
+                stack.append((node, True))
+                stack.extend((k, False) for k in reversed(kids))
+                continue
+            n = len(self.children(node))
+            args = results[len(results) - n:] if n else []
+            del results[len(results) - n:]
+            results.append(self.combine(node, args))
+        assert len(results) == 1
+        return results[0]
+
+    @staticmethod
+    def children(node) -> list:
+        if isinstance(node, ast.ListLit):
+            return list(node.items)
+        if isinstance(node, ast.Unary):
+            return [node.operand]
+        if isinstance(node, ast.BinChain):
+            return list(node.operands)
+        if isinstance(node, (ast.Compare,)):
+            return [node.left, node.right]
+        if isinstance(node, ast.Power):
+            return [node.base, node.exponent]
+        if isinstance(node, ast.Call):
+            return list(node.args) + [k.value for k in node.kwargs if k.name != "dtype"]
+        return []
+
+    def combine(self, node, args: list) -> Operand:
+        if isinstance(node, ast.Num):
+            return constant(node.value, "float" if node.is_float else "int")
+        if isinstance(node, ast.Bool):
+            return constant(node.value, "bool")
+        if isinstance(node, ast.Str):
+            raise GdlTypeError("a string can only be the message of an `assert`", node.span)
+        if isinstance(node, ast.Name):
+            return self.name(node.name, node.span)
+        if isinstance(node, ast.ListLit):
+            return self.list_literal(node, args)
+        if isinstance(node, ast.Unary):
+            return self.apply("neg" if node.op == "-" else "not", args, {}, node.span)
+        if isinstance(node, ast.BinChain):
+            acc = args[0]
+            for i, (op, op_span) in enumerate(zip(node.ops, node.op_spans)):
+                if op in LATER_OPS:
+                    raise not_yet(LATER_OPS[op], op_span)
+                span = node.operands[0].span.to(node.operands[i + 1].span)
+                acc = self.apply(BINARY_OPS[op], [acc, args[i + 1]], {}, span)
+            return acc
+        if isinstance(node, ast.Compare):
+            return self.apply(COMPARE_OPS[node.op], args, {}, node.span)
+        if isinstance(node, ast.Power):
+            return self.apply("pow", args, {}, node.span)
+        if isinstance(node, ast.Call):
+            return self.call(node, args)
+        if isinstance(node, ast.Index):
+            raise not_yet("indexing and slicing", node.span)
+        raise AssertionError(f"unknown expression {type(node).__name__}")
+
+    def list_literal(self, node: ast.ListLit, items: list) -> Operand:
+        if not items:
+            return Weak("float", (0,), const=np.zeros((0,)))
+        if not all(isinstance(i, Weak) and i.const is not None for i in items):
+            raise not_yet("a list of computed values (use stack([...]) when it lands)",
+                          node.span)
+        shape = items[0].shape
+        for k, item in enumerate(items[1:], start=1):
+            if item.shape != shape:
+                raise GdlTypeError(
+                    f"ragged list: item {k + 1} has shape {list(item.shape)} but item 1 has "
+                    f"{list(shape)}; list literals must be rectangular", node.items[k].span)
+        kind = items[0].kind
+        for item in items[1:]:
+            kind = common_dtype([(None, kind), (None, item.kind)])[1]
+        return constant(np.stack([i.const.astype(FOLD_NP[kind]) for i in items]), kind)
+
+    def name(self, name: str, span: Span) -> Operand:
+        binding = self.block.lookup(name)
+        if binding is not None:
+            return binding.operand
+        if self.block.isolated and self.top.lookup(name) is not None:
+            raise GdlTypeError(f"{self.block.isolated} may use only literals and initialisers, "
+                               f"not `{name}`", span)
+        where = self.block.tombstone(name)
+        if where:
+            raise GdlTypeError(f"`{name}` is local to {where}; bind it before that block to "
+                               "carry its value out", span)
+        if name in LANGUAGE_BUILTINS:
+            raise GdlTypeError(f"`{name}` is a built-in function; call it as {name}(...)", span)
+        raise GdlTypeError(f"unknown name `{name}`: it is not bound at this point", span)
+
+    def call(self, node: ast.Call, args: list) -> Operand:
+        fn = BUILTINS.get(node.func)
+        if fn is None:
+            if node.func in LANGUAGE_BUILTINS:
+                raise not_yet(f"`{node.func}`", node.func_span)
+            raise GdlTypeError(f"unknown function `{node.func}`", node.func_span)
+        npos = len(node.args)
+        kwargs, dtype = {}, None
+        values = iter(args[npos:])
+        for kw in node.kwargs:
+            if kw.name == "dtype":
+                if not fn.takes_dtype:
+                    raise GdlTypeError(f"`{node.func}` takes no `dtype=`", kw.span)
+                dtype = self.dtype_arg(kw)
+                continue
+            kwargs[kw.name] = (next(values), kw.span)
+        bound = bind(fn, args[:npos], kwargs, node.span)
+        return fn.handler(self, bound, dtype, node.span)
+
+    @staticmethod
+    def dtype_arg(kw: ast.Keyword) -> DType:
+        if isinstance(kw.value, ast.Name) and kw.value.name in DTYPES:
+            return DTYPES[kw.value.name]
+        raise GdlTypeError("`dtype=` takes one of f32, f64, i32, bool", kw.value.span)
+
+    # ------------------------------------------------------------ statements
+
+    def check_bindable(self, name: str, span: Span) -> None:
+        if name in KEYWORDS:
+            raise GdlTypeError(f"`{name}` is a keyword and cannot be bound", span)
+        if name in LANGUAGE_BUILTINS:
+            raise GdlTypeError(f"`{name}` is a built-in name and cannot be re-bound; "
+                               "choose another name", span)
+
+    def stmts(self, stmts: tuple) -> None:
+        for stmt in stmts:
+            self.stmt(stmt)
+
+    def stmt(self, s) -> None:
+        top_only = (ast.VarDecl, ast.InputDecl, ast.Out, ast.FnDef)
+        if isinstance(s, top_only) and self.block is not self.top:
+            word = {ast.VarDecl: "var", ast.InputDecl: "input", ast.Out: "out",
+                    ast.FnDef: "fn"}[type(s)]
+            raise GdlTypeError(f"`{word}` belongs at the top level of a program, not inside "
+                               "a block", s.span)
+        if isinstance(s, ast.Assign):
+            self.assign(s)
+        elif isinstance(s, ast.VarDecl):
+            self.declare(s.name, s.name_span, "var", s.type, s.value, s.span)
+        elif isinstance(s, ast.InputDecl):
+            self.declare(s.name, s.name_span, "input", s.type, s.default, s.span)
+        elif isinstance(s, ast.Out):
+            self.out(s)
+        elif isinstance(s, ast.While):
+            self.while_loop(s)
+        elif isinstance(s, ast.If):
+            self.if_chain(s)
+        elif isinstance(s, ast.ExprStmt):
+            if not self.allow_bare:
+                raise GdlTypeError("this expression's value is not used; bind it to a name "
+                                   "(`y = ...`)", s.span)
+            self.bare_values.append((self.to_value(self.expr(s.expr), None, s.span), s.span))
+        elif isinstance(s, ast.FnDef):
+            raise not_yet("`fn` definitions", s.span)
+        elif isinstance(s, ast.Return):
+            raise GdlTypeError("`return` belongs inside an `fn` body", s.span)
+        elif isinstance(s, ast.Assert):
+            raise not_yet("`assert`", s.span)
+        elif isinstance(s, ast.Print):
+            raise not_yet("`print`", s.span)
+        else:
+            raise AssertionError(f"unknown statement {type(s).__name__}")
+
+    def assign(self, s: ast.Assign) -> None:
+        self.check_bindable(s.name, s.name_span)
+        if s.op == "=":
+            value = self.expr(s.value)
+        else:
+            current = self.name(s.name, s.name_span)
+            value = self.apply(BINARY_OPS[AUG_OPS[s.op]], [current, self.expr(s.value)], {},
+                               s.span)
+        if not isinstance(value, (Weak, Value)):
+            value = self.to_value(value, None, s.span)
+        self.block.bind(s.name, value, s.name_span)
+
+    def declare(self, name, name_span, kind, declared, value_expr, span) -> None:
+        """A `var` or `input`: a graph leaf with its initialiser as a region."""
+        self.check_bindable(name, name_span)
+        if any(lf.name == name for lf in self.leaves):
+            raise GdlTypeError(f"`{name}` is declared twice", name_span)
+        if self.top.lookup(name) is not None:
+            raise GdlTypeError(f"`{name}` is already bound; a {kind} needs a new name",
+                               name_span)
+        want = self.declared_type(declared) if declared is not None else None
+        init = None
+        if value_expr is not None:
+            init, got = self.initialiser(name, kind, want, value_expr)
+            want = want or got
+        if kind == "var" and not want.dtype.is_float:
+            raise GdlTypeError(f"var `{name}` must be a float tensor (f32 or f64), found {want}; "
+                               "use `input` for integer or bool data", name_span)
+        param = self.top.b.fresh(want, name)
+        self.leaves.append(Leaf(name, kind, param, init, span))
+        self.top.bind(name, param, name_span, kind)
+
+    def declared_type(self, t: ast.TypeExpr) -> TensorType:
+        if t.dtype not in DTYPES:
+            raise GdlTypeError(f"unknown dtype `{t.dtype}`; expected one of f32, f64, i32, bool",
+                               t.span)
+        for d in t.shape:
+            if d < 1:
+                raise GdlTypeError(f"type {t.dtype}{list(t.shape)} has a dimension below 1; "
+                                   "every dimension is at least 1", t.span)
+        return TensorType(DTYPES[t.dtype], tuple(t.shape))
+
+    def initialiser(self, name, kind, want, value_expr) -> tuple[Region, TensorType]:
+        """The region computing a var's initial value or an input's default."""
+        what = f"the initial value of var `{name}`" if kind == "var" else \
+            f"the default of input `{name}`"
+        outer, self.block = self.block, Block(self.ids, self.top, isolated=what)
+        try:
+            operand = self.expr(value_expr)
+            span = value_expr.span
+            if want is None:
+                value = self.to_value(operand, None, span)
+            else:
+                value = self.coerce(operand, want, span,
+                                    f"{kind} `{name}` is declared {want}")
+            region = self.block.b.region((), (value,))
+        finally:
+            self.block = outer
+        return region, value.type
+
+    def coerce(self, operand: Operand, want: TensorType, span, context: str) -> Value:
+        """`operand` as exactly `want`: weak values take its dtype, strong must match."""
+        if isinstance(operand, Weak):
+            ok = meet_weak(want.dtype, operand.kind) == want.dtype and operand.shape == want.shape
+            if ok:
+                return self.to_value(operand, want.dtype, span)
+        elif isinstance(operand, Value) and operand.type == want:
+            return operand
+        raise GdlTypeError(f"{context} but its value is {type_of(operand)}", span)
+
+    def out(self, s: ast.Out) -> None:
+        for name, span in s.names:
+            if name in self.outs:
+                raise GdlTypeError(f"`{name}` is already an output", span)
+            if self.top.lookup(name) is None:
+                self.name(name, span)       # raises the unknown-name error
+            self.outs[name] = span
+
+    # ------------------------------------------------------------ control flow
+
+    def strong(self, operand: Operand, span) -> Value:
+        return self.to_value(operand, None, span)
+
+    def condition(self, expr: ast.Expr, what: str) -> Value:
+        value = self.strong(self.expr(expr), expr.span)
+        if value.type != TensorType(BOOL, ()):
+            raise GdlTypeError(f"{what} condition must be a bool scalar, found {value.type} "
+                               "(compare explicitly, e.g. `x > 0`)", expr.span)
+        return value
+
+    def child(self, body: tuple, params: dict[str, Value]) -> Block:
+        """Build `body` in a new child block whose given names start as params."""
+        outer = self.block
+        blk = Block(self.ids, outer)
+        for name, p in params.items():
+            blk.names[name] = Binding(p, outer.lookup(name).span, "let")
+        self.block = blk
+        try:
+            self.stmts(body)
+        finally:
+            self.block = outer
+        return blk
+
+    def while_loop(self, s: ast.While) -> None:
+        outer = self.block
+        names = [n for n in assigned_names(s.body) if outer.lookup(n) is not None]
+        init = {n: self.strong(outer.lookup(n).operand, s.span) for n in names}
+        # Cond and body each get their own params for the carried values.
+        cond_params = {n: outer.b.fresh(v.type, n) for n, v in init.items()}
+        body_params = {n: outer.b.fresh(v.type, n) for n, v in init.items()}
+        cond_blk = Block(self.ids, outer)
+        for n, p in cond_params.items():
+            cond_blk.names[n] = Binding(p, s.span, "let")
+        self.block = cond_blk
+        try:
+            pred = self.condition(s.cond, "a `while`")
+        finally:
+            self.block = outer
+        body_blk = self.child(s.body, body_params)
+        results = []
+        for n in names:
+            v = body_blk.lookup(n).operand
+            want = init[n].type
+            if isinstance(v, Weak) and meet_weak(want.dtype, v.kind) == want.dtype \
+                    and v.shape == want.shape:
+                v = emit_weak(emitter(body_blk.b, s.span), v, want.dtype)
+            if not isinstance(v, Value) or v.type != want:
+                raise GdlTypeError(
+                    f"the loop changes the type of `{n}`: it is {want} before the loop and "
+                    f"{type_of(v)} after the body; a loop-carried value keeps its dtype and "
+                    "shape", s.span)
+            results.append(v)
+        self.mark_locals(body_blk, names, "the while body", s.span)
+        invariants = list(dict.fromkeys(list(cond_blk.captured) + list(body_blk.captured)))
+        cond_r = self.region(cond_blk, list(cond_params.values()), invariants, [pred])
+        body_r = self.region(body_blk, list(body_params.values()), invariants, results)
+        node = self.e(s.span).node("while", *init.values(), *invariants,
+                                   regions=(cond_r, body_r), n_carried=len(names))
+        for n, out in zip(names, node.outputs):
+            outer.bind(n, out, outer.lookup(n).span)
+
+    def region(self, blk: Block, params: list[Value], invariants: list[Value],
+               results: list[Value]) -> Region:
+        """Close `blk` over `params` then one param per invariant operand."""
+        inv = [blk.captured.get(v) or blk.b.fresh(v.type, v.name) for v in invariants]
+        return blk.b.region(tuple(params) + tuple(inv), tuple(results))
+
+    def mark_locals(self, blk: Block, carried, where: str, span: Span) -> None:
+        for n in blk.assigned:
+            if n not in carried:
+                self.block.tombstones[n] = f"{where} (bound at line {blk.assigned[n].line})" \
+                    if blk.assigned[n] else where
+
+    def if_chain(self, s: ast.If) -> None:
+        cond, body, head = s.branches[0]
+        pred = self.condition(cond, "an `if`")
+        then_blk = self.child(body, {})
+        rest = s.orelse
+        if len(s.branches) > 1:
+            rest = (ast.If(s.branches[1][2], s.branches[1:], s.orelse),)
+        else_blk = self.child(rest or (), {})
+        outer = self.block
+        joined = []
+        for n in list(dict.fromkeys(list(then_blk.assigned) + list(else_blk.assigned))):
+            both = n in then_blk.assigned and n in else_blk.assigned
+            if both or outer.lookup(n) is not None:
+                joined.append(n)
+        values = [self.join(n, then_blk, else_blk, head) for n in joined]
+        for blk in (then_blk, else_blk):
+            self.mark_locals(blk, joined, "the if branch", head)
+        operands = list(dict.fromkeys(list(then_blk.captured) + list(else_blk.captured)))
+        then_r = self.region(then_blk, [], operands, [v[0] for v in values])
+        else_r = self.region(else_blk, [], operands, [v[1] for v in values])
+        node = self.e(head).node("if", pred, *operands, regions=(then_r, else_r))
+        for n, out in zip(joined, node.outputs):
+            prior = outer.lookup(n)
+            outer.bind(n, out, prior.span if prior else head)
+
+    def join(self, name: str, then_blk: Block, else_blk: Block, span: Span) -> tuple[Value, Value]:
+        """The two branch values of a joined name, at one strong type (or an error)."""
+        a, b = then_blk.lookup(name).operand, else_blk.lookup(name).operand
+        strong = [o.type for o in (a, b) if isinstance(o, Value)]
+        if strong:
+            want = strong[0]
+        else:
+            kind = common_dtype([(None, a.kind), (None, b.kind)])[1]
+            want = TensorType(DEFAULT_FOR_KIND[kind], a.shape)
+        out = []
+        for blk, o in ((then_blk, a), (else_blk, b)):
+            if isinstance(o, Weak) and meet_weak(want.dtype, o.kind) == want.dtype \
+                    and o.shape == want.shape:
+                o = emit_weak(emitter(blk.b, span), o, want.dtype)
+            out.append(o)
+        if any(not isinstance(o, Value) or o.type != want for o in out):
+            raise GdlTypeError(
+                f"`{name}` has type {type_of(a)} in the then-branch but {type_of(b)} in the "
+                "else-branch; a name joined after an `if` needs one type in every branch", span)
+        return out[0], out[1]
+
+    # ------------------------------------------------------------ the graph
+
+    def build(self) -> Graph:
+        self.stmts(self.program.stmts)
+        if not self.outs and not self.allow_bare:
+            raise GdlTypeError("the program has no `out` statement; add `out NAME` naming its "
+                               "outputs")
+        results = []
+        for name, span in self.outs.items():
+            operand = self.top.lookup(name).operand
+            results.append(self.to_value(operand, None, span))
+        params = tuple(lf.value for lf in self.leaves)
+        body = self.top.b.region(params, tuple(results))
+        return Graph(body, tuple(self.leaves), tuple(self.outs), self.ids.next)
+
+
+def build(program: ast.Program) -> Graph:
+    """The typed Graph of a parsed program, or a GdlError at the offending span."""
+    return GraphBuilder(program).build()
