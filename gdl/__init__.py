@@ -1,0 +1,14 @@
+"""GDL: a graph-definition language for automatic differentiation on OpenCL.
+
+    import gdl
+    prog = gdl.load("programs/seed/dot.gdl")
+    res = prog.run(grad=["x"])
+    res.outputs["y"], res.grads["x"]
+"""
+from .api import Program, Result, compile, load
+from .errors import GdlError, GdlRuntimeError, GdlSyntaxError, GdlTypeError
+
+__version__ = "0.1.0"
+
+__all__ = ["compile", "load", "Program", "Result", "GdlError", "GdlSyntaxError",
+           "GdlTypeError", "GdlRuntimeError", "__version__"]

@@ -41,10 +41,18 @@ def template_text() -> str:
 
 
 def instantiate(t: str, dist: str, kernel: str) -> str:
-    """Fill the template exactly as codegen does."""
+    """The template for type t plus a test kernel `kernel` filling out[k] by `dist`."""
+    fn = "gdl_rand" if dist == "uniform" else "gdl_randn"
     return Template(template_text()).substitute(
-        T=t, KERNEL=kernel, DIST=dist,
-        FP64_PRAGMA=FP64_PRAGMA if t == "double" else "")
+        T=t, FP64_PRAGMA=FP64_PRAGMA if t == "double" else "") + f"""
+__kernel void {kernel}(__global {t} *out, const uint seed, const ulong n)
+{{
+    const ulong k = get_global_id(0);
+    if (k >= n)
+        return;
+    out[k] = {fn}_{t}(as_int(seed), k);
+}}
+"""
 
 
 # ---------------------------------------------------------------- generator

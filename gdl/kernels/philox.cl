@@ -5,9 +5,8 @@ $FP64_PRAGMA
  *
  * A string.Template: codegen substitutes
  *   T           result C type, float or double
- *   KERNEL      the kernel's name
- *   DIST        uniform or normal
  *   FP64_PRAGMA the cl_khr_fp64 enable pragma line when T is double, else empty
+ * and calls gdl_rand_T(seed, k) / gdl_randn_T(seed, k) from fused kernels.
  *
  * Element k of the output uses key (seed, 0) and counter
  * ((uint)k, (uint)(k >> 32), 0, 0).  Integer work is exact (mul_hi for the
@@ -71,13 +70,19 @@ $T gdl_philox_normal_$T(const uint4 w)
     return r * cos(GDL_PHILOX_TWO_PI_$T * u2);
 }
 
-#endif
 
-__kernel void $KERNEL(__global $T *out, const uint seed, const ulong n)
+
+/* Element k of rand / randn with the given seed: what fused kernels call. */
+inline $T gdl_rand_$T(const int seed, const ulong k)
 {
-    const ulong k = get_global_id(0);
-    if (k >= n)
-        return;
     const uint4 ctr = (uint4)((uint)k, (uint)(k >> 32), 0u, 0u);
-    out[k] = gdl_philox_${DIST}_$T(gdl_philox4x32_10(ctr, (uint2)(seed, 0u)));
+    return gdl_philox_uniform_$T(gdl_philox4x32_10(ctr, (uint2)(as_uint(seed), 0u)));
 }
+
+inline $T gdl_randn_$T(const int seed, const ulong k)
+{
+    const uint4 ctr = (uint4)((uint)k, (uint)(k >> 32), 0u, 0u);
+    return gdl_philox_normal_$T(gdl_philox4x32_10(ctr, (uint2)(as_uint(seed), 0u)));
+}
+
+#endif

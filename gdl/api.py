@@ -1,0 +1,219 @@
+"""The Python API: compile, load, Program.run -> Result (language.md §6).
+
+Composes the stages and holds no stage logic: parse -> build -> simplify,
+and per run: autodiff -> simplify -> plan -> execute.  Checks the run's own
+arguments (names, shapes, dtypes, seeds) and reports mistakes as GdlErrors
+without a source line.  A Program caches its gradient graphs and plans,
+and one executor (kernels built once) per device, so a second run with
+other values, or another loop trip count, builds nothing.
+
+Every run that asks for gradients differentiates with respect to every
+`var` at once, as PyTorch's backward fills `.grad` of every leaf: one
+compiled reverse pass serves any subset of `grad`, and the work does not
+depend on how many gradients were asked.
+Imports every stage but the reference interpreter.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from . import optimize
+from .autodiff import grad_graph
+from .build import build
+from .dtype import TensorType
+from .errors import GdlError, GdlRuntimeError, GdlTypeError
+from .ir import Graph
+from .parse import parse
+from .runtime import device as devices
+from .runtime.execute import Executor
+from .runtime.plan import plan as make_plan
+
+DEFAULT_MAX_ITERS = 1_000_000
+
+# The named pipeline of a compile; `gdl graph --stage` prints after any of them.
+COMPILE_STAGES = ("build", "simplify")
+
+
+@dataclass
+class Result:
+    """Outputs and gradients of one run, as NumPy arrays of their declared dtypes."""
+
+    outputs: dict[str, np.ndarray]
+    grads: dict[str, np.ndarray]
+    device: str = ""
+    seconds: float = 0.0
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        outs = ", ".join(self.outputs)
+        grads = ", ".join(self.grads)
+        return f"Result(outputs=[{outs}], grads=[{grads}])"
+
+
+class Program:
+    """A compiled GDL program: its graph, and plans and kernels made on demand."""
+
+    def __init__(self, source: str, graph: Graph, filename: str = "<program>"):
+        self.source = source
+        self.graph = graph
+        self.filename = filename
+        self._graphs: dict[tuple, Graph] = {}
+        self._devices: dict[Any, devices.Device] = {}
+        self._executors: dict[tuple, Executor] = {}
+
+    # -- what the program declares
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.graph.outputs
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(lf.name for lf in self.graph.leaves if lf.kind == "var")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(lf.name for lf in self.graph.leaves if lf.kind == "input")
+
+    # -- stages
+    def gradient_graph(self, wrt: Iterable[str], of: str | None = None,
+                       seeded: bool = False) -> Graph:
+        """The graph with adjoint nodes for the gradients of `of` w.r.t. `wrt`."""
+        wrt = tuple(wrt)
+        of = self._check_of(of, bool(wrt))
+        self._check_grads(wrt)
+        key = (wrt, of, seeded)
+        if key not in self._graphs:
+            self._graphs[key] = optimize.simplify(grad_graph(self.graph, wrt, of, seeded))
+        return self._graphs[key]
+
+    def _check_of(self, of: str | None, differentiating: bool) -> str | None:
+        if of is None:
+            if not differentiating:
+                return None
+            if len(self.outputs) != 1:
+                raise GdlError(f"the program has several outputs ({', '.join(self.outputs)}); "
+                               "say which one to differentiate with of=NAME (--of NAME)")
+            return self.outputs[0]
+        if of not in self.outputs:
+            raise GdlError(f"`{of}` is not an output; the outputs are "
+                           f"{', '.join(self.outputs)}")
+        t = self.graph.output_value(of).type
+        if differentiating and not t.dtype.is_float:
+            raise GdlTypeError(f"cannot differentiate output `{of}` of type {t}: only float "
+                               "outputs have gradients")
+        return of
+
+    def _check_grads(self, wrt: tuple[str, ...]) -> None:
+        for name in wrt:
+            leaf = self.graph.leaf(name)
+            if leaf is None:
+                raise GdlError(f"cannot take a gradient with respect to `{name}`: no `var` of "
+                               f"that name (the vars are {', '.join(self.variables) or 'none'})")
+            if leaf.kind != "var":
+                raise GdlError(f"cannot take a gradient with respect to input `{name}`: inputs "
+                               f"are data; declare it with `var {name} ...` to differentiate")
+
+    # -- running
+    def run(self, inputs: Mapping[str, Any] | None = None, grad: Iterable[str] | None = None,
+            of: str | None = None, seed: Any = None, device: Any = None,
+            max_iters: int | None = None) -> Result:
+        """Run on an OpenCL device; gradients of `of` w.r.t. the vars in `grad`."""
+        wrt = tuple(dict.fromkeys(grad or ()))
+        of = self._check_of(of, bool(wrt))
+        self._check_grads(wrt)
+        fed = self._feed(inputs or {})
+        seed_arr = None
+        if wrt:
+            seed_arr = self._seed(of, seed)
+        elif seed is not None:
+            raise GdlError("a seed was given but no gradient was asked (pass grad=[...])")
+        limit = DEFAULT_MAX_ITERS if max_iters is None else int(max_iters)
+        if limit < 0:
+            raise GdlError(f"max_iters must be at least 0, found {limit}")
+        dev = self._device(device)
+        if wrt:
+            everything = self.variables
+            graph = self.gradient_graph(everything, of, seed_arr is not None)
+        else:
+            graph = self.graph
+        key = (id(dev), graph.grads, graph.of, graph.seed is not None)
+        executor = self._executors.get(key)
+        before = dev.counters.snapshot()
+        start = time.perf_counter()
+        if executor is None:
+            executor = self._executors[key] = Executor(dev, make_plan(graph))
+        outputs, grads = executor.run(fed, seed_arr, limit)
+        seconds = time.perf_counter() - start
+        return Result(outputs, {n: grads[n] for n in wrt}, dev.describe(), seconds,
+                      dev.counters.since(before))
+
+    def _device(self, spec: Any) -> devices.Device:
+        if isinstance(spec, devices.Device):
+            return spec
+        if spec not in self._devices:
+            self._devices[spec] = devices.select(spec)
+        return self._devices[spec]
+
+    def _feed(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Fed values checked against their declarations and converted (same_kind)."""
+        fed = {}
+        for name, value in inputs.items():
+            leaf = self.graph.leaf(name)
+            if leaf is None:
+                known = ", ".join(lf.name for lf in self.graph.leaves) or "none"
+                raise GdlError(f"`{name}` is neither an input nor a var of the program "
+                               f"(they are: {known})")
+            fed[name] = convert(value, leaf.value.type, f"{leaf.kind} `{name}`")
+        for leaf in self.graph.leaves:
+            if leaf.kind == "input" and leaf.init is None and leaf.name not in fed:
+                raise GdlRuntimeError(f"input `{leaf.name}` has no default and no value was "
+                                      f"given; feed it (inputs={{'{leaf.name}': ...}} or "
+                                      f"--set {leaf.name}=...)")
+        return fed
+
+    def _seed(self, of: str, seed: Any) -> np.ndarray | None:
+        t = self.graph.output_value(of).type
+        if seed is None:
+            if t.shape != ():
+                raise GdlError(f"output `{of}` is {t}, not a scalar: pass a seed (its cotangent, "
+                               f"of shape {list(t.shape)}; --seed on the command line) or "
+                               f"differentiate sum({of})")
+            return None
+        return convert(seed, t, f"the seed of `{of}`")
+
+
+def convert(value: Any, t: TensorType, what: str) -> np.ndarray:
+    """`value` as an array of type `t`: exact shape, NumPy same_kind casting."""
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise GdlError(f"{what} needs numbers, found {arr.dtype}")
+    if tuple(arr.shape) != t.shape:
+        raise GdlError(f"{what} is declared {t} but the value given has shape "
+                       f"{list(arr.shape)}")
+    if not np.can_cast(arr.dtype, t.dtype.np, casting="same_kind"):
+        raise GdlError(f"{what} is declared {t} but the value given is {arr.dtype}, which does "
+                       f"not convert safely (same_kind casting)")
+    return np.ascontiguousarray(arr.astype(t.dtype.np))
+
+
+def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
+    """Parse and build a program (errors are GdlErrors with a line and column)."""
+    graph = build(parse(source))
+    return Program(source, optimize.simplify(graph), filename)
+
+
+def load(path: str | Path) -> Program:
+    """Compile the program in a file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GdlError(f"no such file: {p}") from None
+    except UnicodeDecodeError as err:
+        raise GdlError(f"{p} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    return compile(text, str(p))

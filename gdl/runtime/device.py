@@ -1,0 +1,192 @@
+"""Choosing and describing an OpenCL device; the owner of its context and caches.
+
+`Device` holds one context and in-order queue, the compiled-program cache
+(keyed by source and build options; pyopencl adds its on-disk binary
+cache keyed by device and driver) and the counters `--stats` shows.  It is
+the runtime's object, not the user-facing Session.  `select` picks a device:
+a GPU if there is one, else a CPU (PoCL from pocl-binary-distribution is
+always there), or what `--device` / `GDL_DEVICE` ask for.  With no OpenCL
+device at all it raises a clear `GdlRuntimeError`: there is no fallback.
+Imports pyopencl, numpy, `errors`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import GdlRuntimeError
+
+ENV_VAR = "GDL_DEVICE"
+
+
+@dataclass
+class Counters:
+    """What the runtime did: launches, bytes moved, blocking reads, kernel builds."""
+
+    launches: int = 0
+    bytes_to_device: int = 0
+    bytes_from_device: int = 0
+    bytes_on_device: int = 0
+    blocking_reads: int = 0
+    kernel_builds: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+    def since(self, before: dict[str, int]) -> dict[str, int]:
+        return {k: v - before.get(k, 0) for k, v in self.__dict__.items()}
+
+
+def _cl():
+    import pyopencl  # imported lazily: `gdl check` and `gdl graph` never need it
+    return pyopencl
+
+
+def list_devices() -> list[tuple[int, int, object]]:
+    """Every OpenCL device as (platform index, device index, device); [] if none."""
+    cl = _cl()
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        return []
+    found = []
+    for pi, p in enumerate(platforms):
+        try:
+            devices = p.get_devices()
+        except cl.Error:
+            continue
+        found.extend((pi, di, d) for di, d in enumerate(devices))
+    return found
+
+
+def _kind(d) -> str:
+    cl = _cl()
+    if d.type & cl.device_type.GPU:
+        return "gpu"
+    if d.type & cl.device_type.CPU:
+        return "cpu"
+    return "accelerator"
+
+
+def _pick(found, spec: str | None):
+    """The device matching `spec` ("gpu", "cpu", "P:D", or part of a name); None: default."""
+    if not spec:
+        for kind in ("gpu", "cpu"):
+            for entry in found:
+                if _kind(entry[2]) == kind:
+                    return entry, f"the first {kind.upper()} (default: a GPU if present, else a CPU)"
+        return found[0], "the first device"
+    s = spec.strip().lower()
+    if s in ("gpu", "cpu"):
+        for entry in found:
+            if _kind(entry[2]) == s:
+                return entry, f"asked for a {s.upper()}"
+        raise GdlRuntimeError(f"no {s.upper()} OpenCL device found (asked for `{spec}`); "
+                              f"present: {_names(found)}")
+    if ":" in s and all(part.isdigit() for part in s.split(":", 1)):
+        pi, di = (int(x) for x in s.split(":", 1))
+        for entry in found:
+            if entry[0] == pi and entry[1] == di:
+                return entry, f"asked for device {spec}"
+        raise GdlRuntimeError(f"no OpenCL device {spec} (platform:device); present: "
+                              f"{_names(found)}")
+    for entry in found:
+        text = f"{entry[2].platform.name} {entry[2].name}".lower()
+        if s in text:
+            return entry, f"its name matches `{spec}`"
+    raise GdlRuntimeError(f"no OpenCL device matches `{spec}`; present: {_names(found)}")
+
+
+def _names(found) -> str:
+    return ", ".join(f"{p}:{d} {dev.name.strip()} ({dev.platform.name.strip()})"
+                     for p, d, dev in found) or "none"
+
+
+@dataclass
+class Device:
+    """One OpenCL device with its context, queue, program cache and counters."""
+
+    cl_device: object
+    why: str = ""
+    counters: Counters = field(default_factory=Counters)
+
+    def __post_init__(self):
+        cl = _cl()
+        self.context = cl.Context([self.cl_device])
+        self.queue = cl.CommandQueue(self.context)
+        self._programs: dict[tuple[str, str], object] = {}
+        self._pool = None
+
+    # -- description
+    @property
+    def name(self) -> str:
+        return self.cl_device.name.strip()
+
+    @property
+    def platform(self) -> str:
+        return self.cl_device.platform.name.strip()
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.cl_device)
+
+    @property
+    def has_fp64(self) -> bool:
+        return "cl_khr_fp64" in self.cl_device.extensions or bool(
+            getattr(self.cl_device, "double_fp_config", 0))
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.platform}, {self.kind.upper()})"
+
+    # -- programs
+    def build_options(self) -> list[str]:
+        cl = _cl()
+        opts = []
+        if self.cl_device.single_fp_config & cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT:
+            opts.append("-cl-fp32-correctly-rounded-divide-sqrt")
+        return opts
+
+    def program(self, source: str):
+        """The built program for `source`, built once per device (counted)."""
+        options = self.build_options()
+        key = (source, " ".join(options))
+        prog = self._programs.get(key)
+        if prog is None:
+            cl = _cl()
+            try:
+                prog = cl.Program(self.context, source).build(options=options)
+            except cl.RuntimeError as err:
+                raise RuntimeError(f"gdl generated OpenCL that {self.name} rejected "
+                                   f"(a gdl bug):\n{err}\n--- source ---\n{source}") from err
+            self.counters.kernel_builds += 1
+            self._programs[key] = prog
+        return prog
+
+    # -- memory
+    def allocate(self, nbytes: int):
+        """A device buffer of at least `nbytes` from the pool (freed buffers are reused)."""
+        if self._pool is None:
+            cl = _cl()
+            from pyopencl.tools import ImmediateAllocator, MemoryPool
+            self._pool = MemoryPool(ImmediateAllocator(self.queue, cl.mem_flags.READ_WRITE))
+        return self._pool.allocate(max(nbytes, 4))
+
+
+def select(spec: str | None = None) -> Device:
+    """The device to run on: `spec`, else $GDL_DEVICE, else a GPU, else a CPU."""
+    found = list_devices()
+    if not found:
+        raise GdlRuntimeError(
+            "no OpenCL device found: gdl runs only on OpenCL (there is no NumPy fallback). "
+            "Install an OpenCL driver, or `pip install pocl-binary-distribution` for the CPU "
+            "device; check OCL_ICD_VENDORS if it points somewhere empty")
+    if spec is None:
+        spec = os.environ.get(ENV_VAR) or None
+    entry, why = _pick(found, spec)
+    return Device(entry[2], why)
+
+
+def describe_all() -> list[dict]:
+    """Every device with its index and kind, for `gdl devices`."""
+    return [{"index": f"{p}:{d}", "name": dev.name.strip(), "platform": dev.platform.name.strip(),
+             "kind": _kind(dev)} for p, d, dev in list_devices()]

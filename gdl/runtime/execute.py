@@ -1,0 +1,310 @@
+"""Run a Plan on a device queue: the only module that enqueues or reads buffers.
+
+Launches are enqueued back to back on one in-order queue with no `finish`
+between them; the host waits only where it needs a value: one blocking
+read per loop or branch decision on a device value, and one per output.
+Host values (counters, reverse-loop indices, taped decisions) need none.
+Every launch, copy, read and byte is counted on the device's `Counters`.
+Imports `runtime.plan`, `runtime.device`, `ops`, `dtype`, `errors`, numpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..dtype import TensorType
+from ..ir import Value
+from ..ops import OPS
+from ..ops.control import iteration_limit_error
+from ..weak import typed_const
+from .device import Device
+from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep, host_type
+
+SCALAR_ARG = {"float": np.float32, "double": np.float64, "int": np.int32, "uchar": np.uint8}
+LOCAL = 64          # global sizes are rounded up to a multiple of this
+
+
+def _cl():
+    import pyopencl
+    return pyopencl
+
+
+# ---------------------------------------------------------------- run-time values
+
+@dataclass
+class DevTensor:
+    """A tensor in a device buffer; `host` caches it once it has been read."""
+
+    buf: Any
+    type: TensorType
+    host: np.ndarray | None = None
+
+
+@dataclass
+class ConstTensor:
+    """A literal: known on the host; uploaded at most once per plan when a buffer is needed."""
+
+    array: np.ndarray
+    buf: Any = None
+
+
+@dataclass
+class HostTape:
+    """A tape of host values (decisions); shares its list, as the reference Tape does."""
+
+    items: list
+    length: int
+
+    def push(self, v) -> "HostTape":
+        assert len(self.items) == self.length, "tapes are used linearly"
+        self.items.append(v)
+        return HostTape(self.items, self.length + 1)
+
+    def get(self, i: int):
+        assert 0 <= i < self.length, (i, self.length)
+        return self.items[i]
+
+
+@dataclass
+class DevTape:
+    """A tape of device tensors: chunks of device storage written in place."""
+
+    elem: TensorType
+    chunks: list = field(default_factory=list)     # (buffer, capacity)
+    length: int = 0
+    filled: list = field(default_factory=lambda: [0])
+
+    def slot(self, i: int) -> tuple[Any, int]:
+        for buf, cap in self.chunks:
+            if i < cap:
+                return buf, i * self.elem.nbytes
+            i -= cap
+        raise AssertionError("tape index past its storage")
+
+
+# ---------------------------------------------------------------- executor
+
+class Executor:
+    """Runs one Plan on one Device; holds the built kernels and literal buffers."""
+
+    def __init__(self, device: Device, plan: Plan):
+        self.device = device
+        self.plan = plan
+        self.queue = device.queue
+        self.counters = device.counters
+        self.program = device.program(plan.source) if plan.specs else None
+        self.kernels: dict[str, Any] = {}
+        self.consts: dict[Value, ConstTensor] = {}
+        self.max_iters = 1_000_000
+
+    # -- buffers
+    def upload(self, array: np.ndarray):
+        cl = _cl()
+        array = np.ascontiguousarray(array)
+        buf = self.device.allocate(array.nbytes)
+        cl.enqueue_copy(self.queue, buf, array, is_blocking=True)
+        self.counters.bytes_to_device += array.nbytes
+        return buf
+
+    def buffer(self, value) -> Any:
+        """The device buffer of a run-time value, uploading host values if needed."""
+        if isinstance(value, DevTensor):
+            return value.buf
+        if isinstance(value, ConstTensor):
+            if value.buf is None:
+                value.buf = self.upload(value.array)
+            return value.buf
+        return self.upload(np.asarray(value))
+
+    def as_device(self, value, t: TensorType) -> DevTensor:
+        if isinstance(value, DevTensor):
+            return value
+        return DevTensor(self.buffer(value), t, np.asarray(self.host(value)))
+
+    def host(self, value) -> Any:
+        """The host copy of a value; a device tensor costs one counted blocking read."""
+        if isinstance(value, ConstTensor):
+            return value.array
+        if isinstance(value, DevTensor):
+            if value.host is None:
+                cl = _cl()
+                arr = np.empty(value.type.shape, value.type.dtype.np)
+                cl.enqueue_copy(self.queue, arr, value.buf, is_blocking=True)
+                self.counters.blocking_reads += 1
+                self.counters.bytes_from_device += arr.nbytes
+                value.host = arr
+            return value.host
+        return value
+
+    # -- regions
+    def run_region(self, rp: RegionPlan, args: list) -> list:
+        env: dict[Value, Any] = dict(zip(rp.region.params, args, strict=True))
+        for step in rp.steps:
+            if isinstance(step, Launch):
+                self.launch(step, env)
+            elif isinstance(step, HostStep):
+                self.host_step(step, env)
+            elif isinstance(step, WhileStep):
+                self.while_step(step, env)
+            elif isinstance(step, IfStep):
+                self.if_step(step, env)
+            else:
+                raise AssertionError(step)
+        return [env[r] for r in rp.region.results]
+
+    def kernel(self, name: str):
+        k = self.kernels.get(name)
+        if k is None:
+            k = self.kernels[name] = getattr(self.program, name)
+        return k
+
+    def launch(self, step: Launch, env: dict) -> None:
+        cl = _cl()
+        partial = None
+        for spec in step.specs:
+            args = []
+            for a in spec.args:
+                if a.kind == "in":
+                    args.append(self.buffer(env[a.value]))
+                elif a.kind == "host":
+                    args.append(SCALAR_ARG[a.dtype.c_name](self.host(env[a.value])))
+                elif a.kind == "out":
+                    t = a.value.type
+                    buf = self.device.allocate(t.nbytes)
+                    env[a.value] = DevTensor(buf, t)
+                    args.append(buf)
+                elif a.kind == "partial":
+                    if partial is None:     # M * P accumulators of at most 8 bytes
+                        partial = self.device.allocate(spec.global_size * 8)
+                    args.append(partial)
+                else:
+                    args.append(np.uint32(a.value))
+            kern = self.kernel(spec.name)
+            kern.set_args(*args)
+            size = -(-spec.global_size // LOCAL) * LOCAL
+            cl.enqueue_nd_range_kernel(self.queue, kern, (size,), None)
+            self.counters.launches += 1
+
+    def host_step(self, step: HostStep, env: dict) -> None:
+        node = step.node
+        if step.kind == "const":
+            if node.out not in self.consts:
+                arr = OPS["const"].numpy(**node.attr_dict)
+                self.consts[node.out] = ConstTensor(arr)
+            env[node.out] = self.consts[node.out]
+        elif step.kind == "host":
+            ins = [np.asarray(self.host(env[v])) for v in node.inputs]
+            out = OPS[node.op].numpy(*ins, **node.attr_dict)
+            env[node.out] = typed_const(np.asarray(out), node.out.type.dtype)
+        elif step.kind == "alias":
+            src = env[node.inputs[0]]
+            t = node.out.type
+            if isinstance(src, DevTensor):
+                env[node.out] = DevTensor(src.buf, t, None if src.host is None
+                                          else src.host.reshape(t.shape))
+            elif isinstance(src, ConstTensor):
+                env[node.out] = ConstTensor(src.array.reshape(t.shape))
+            else:
+                env[node.out] = np.asarray(src).reshape(t.shape)
+        else:
+            self.tape_step(node, env)
+
+    def tape_step(self, node, env: dict) -> None:
+        cl = _cl()
+        if node.op == "stack_new":
+            elem = node.attr("elem")
+            env[node.out] = HostTape([], 0) if host_type(elem) else DevTape(elem)
+            return
+        tape = env[node.inputs[0]]
+        if node.op == "push":
+            v = env[node.inputs[1]]
+            if isinstance(tape, HostTape):
+                env[node.out] = tape.push(v if isinstance(v, (HostTape, DevTape)) else
+                                          np.asarray(self.host(v)))
+                return
+            assert tape.filled[0] == tape.length, "tapes are used linearly"
+            capacity = sum(c for _, c in tape.chunks)
+            if tape.length == capacity:
+                cap = max(16, capacity)
+                tape.chunks.append((self.device.allocate(cap * tape.elem.nbytes), cap))
+            buf, offset = tape.slot(tape.length)
+            cl.enqueue_copy(self.queue, buf, self.buffer(v), dst_offset=offset,
+                            byte_count=tape.elem.nbytes)
+            self.counters.launches += 1
+            self.counters.bytes_on_device += tape.elem.nbytes
+            tape.filled[0] += 1
+            env[node.out] = DevTape(tape.elem, tape.chunks, tape.length + 1, tape.filled)
+            return
+        i = int(self.host(env[node.inputs[1]]))
+        if isinstance(tape, HostTape):
+            env[node.out] = tape.get(i)
+            return
+        assert 0 <= i < tape.length
+        buf, offset = tape.slot(i)
+        out = self.device.allocate(tape.elem.nbytes)
+        cl.enqueue_copy(self.queue, out, buf, src_offset=offset, byte_count=tape.elem.nbytes)
+        self.counters.launches += 1
+        self.counters.bytes_on_device += tape.elem.nbytes
+        env[node.out] = DevTensor(out, tape.elem)
+
+    def decide(self, value) -> bool:
+        return bool(np.asarray(self.host(value)))
+
+    def while_step(self, step: WhileStep, env: dict) -> None:
+        node = step.node
+        k = node.attr("n_carried")
+        carried = [self.resident(env[v], r, v.type) for v, r in zip(node.inputs[:k], step.carried)]
+        inv = [env[v] for v in node.inputs[k:]]
+        count = 0
+        while self.decide(self.run_region(step.cond, carried + inv)[0]):
+            if count == self.max_iters:
+                raise iteration_limit_error(node, self.max_iters)
+            out = self.run_region(step.body, carried + inv)
+            carried = [self.resident(x, r, v.type)
+                       for x, r, v in zip(out, step.carried, node.outputs)]
+            count += 1
+        for o, x in zip(node.outputs, carried):
+            env[o] = x
+
+    def if_step(self, step: IfStep, env: dict) -> None:
+        node = step.node
+        branch = step.then if self.decide(env[node.inputs[0]]) else step.other
+        out = self.run_region(branch, [env[v] for v in node.inputs[1:]])
+        for o, x, r in zip(node.outputs, out, step.outputs):
+            env[o] = self.resident(x, r, o.type)
+
+    def resident(self, value, where: str, t) -> Any:
+        """`value` moved to the residency the plan fixed for a carried/joined value."""
+        if where == DEVICE and isinstance(t, TensorType) and not isinstance(value, DevTensor):
+            return self.as_device(value, t)
+        if where == HOST and isinstance(value, (DevTensor, ConstTensor)):
+            return np.asarray(self.host(value))
+        return value
+
+    # -- whole graph
+    def run(self, fed: dict[str, np.ndarray], seed: np.ndarray | None,
+            max_iters: int) -> tuple[dict, dict]:
+        """Outputs and gradients as NumPy arrays of their declared dtypes."""
+        self.max_iters = max_iters
+        graph = self.plan.graph
+        args = []
+        for leaf in graph.leaves:
+            if leaf.name in fed:
+                arr = fed[leaf.name]
+                args.append(DevTensor(self.upload(arr), leaf.value.type, None))
+            else:
+                (value,) = self.run_region(self.plan.inits[leaf.name], [])
+                args.append(self.as_device(value, leaf.value.type))
+        if graph.seed is not None:
+            args.append(DevTensor(self.upload(seed), graph.seed.type))
+        results = self.run_region(self.plan.body, args)
+        n = len(graph.outputs)
+        values = [self.to_numpy(r, v.type) for r, v in zip(results, graph.body.results)]
+        return dict(zip(graph.outputs, values[:n])), dict(zip(graph.grads, values[n:]))
+
+    def to_numpy(self, value, t: TensorType) -> np.ndarray:
+        arr = np.asarray(self.host(value))
+        return arr.astype(t.dtype.np, copy=False).reshape(t.shape)
+

@@ -1,0 +1,274 @@
+"""Graph -> Plan: the static schedule of each region, decided before running.
+
+Owns three decisions.  Residency: which values live on the host (i32/bool
+scalars computed from constants and counters, and the tapes of such
+decisions) and which on the device, so a loop counter or a reverse loop's
+index never costs a device read.  Fusion: consecutive elementwise nodes of
+one shape become one kernel with several outputs (values used later), and
+scalar constants are inlined.  Steps: the ordered launches and host steps
+of every region, `while`/`if` as host control over sub-plans.  All kernels
+of a plan go into one OpenCL program, built once.
+Imports `ir`, `ops`, `dtype`, `runtime.codegen`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dtype import BOOL, I32, StackType, TensorType, Type
+from ..ir import Graph, Node, Region, Value
+from ..ops import OPS
+from ..ops.base import Alias, Elementwise, Reduce
+from . import codegen
+
+HOST, DEVICE, CONST = "host", "device", "const"
+
+# Scalar i32/bool ops the host evaluates when their inputs are host values.
+HOST_OPS = frozenset("add sub mul neg lt le gt ge eq ne and or not cast".split())
+
+
+def host_type(t: Type) -> bool:
+    """Types that may live on the host: i32/bool scalars and tapes of them."""
+    if isinstance(t, StackType):
+        return host_type(t.elem)
+    return t.shape == () and t.dtype in (I32, BOOL)
+
+
+# ---------------------------------------------------------------- steps
+
+@dataclass
+class Launch:
+    """Kernels run back to back for one group or reduction."""
+
+    specs: list[codegen.KernelSpec]
+    nodes: list[Node]
+
+
+@dataclass
+class HostStep:
+    """A node the executor does itself: const, host scalar op, alias, tape op."""
+
+    node: Node
+    kind: str          # "const", "host", "alias", "tape"
+
+
+@dataclass
+class WhileStep:
+    node: Node
+    cond: "RegionPlan"
+    body: "RegionPlan"
+    carried: list[str]        # residency of each carried value
+
+
+@dataclass
+class IfStep:
+    node: Node
+    then: "RegionPlan"
+    other: "RegionPlan"
+    outputs: list[str]
+
+
+@dataclass
+class RegionPlan:
+    region: Region
+    steps: list[Any]
+    residency: dict[Value, str]
+
+    def of(self, v: Value) -> str:
+        return self.residency[v]
+
+
+@dataclass
+class Plan:
+    """Everything to run a graph: region plans, leaf initialisers, one program."""
+
+    graph: Graph
+    body: RegionPlan
+    inits: dict[str, RegionPlan]
+    specs: list[codegen.KernelSpec] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return codegen.program_source(self.specs)
+
+
+# ---------------------------------------------------------------- planning
+
+class Planner:
+    """Plans regions, collecting every kernel spec into one list.
+
+    `consts` maps each value known to be a literal (a const node's output,
+    or a region param fed by one) to its const node, for inlining.
+    """
+
+    def __init__(self, consts: dict[Value, Node] | None = None):
+        self.specs: list[codegen.KernelSpec] = []
+        self.consts: dict[Value, Node] = consts if consts is not None else {}
+
+    def bind_params(self, region: Region, operands, first: int = 0) -> None:
+        """Region params (from index `first`) fed by literals are literals too."""
+        for p, v in list(zip(region.params, operands))[first:]:
+            if v in self.consts:
+                self.consts[p] = self.consts[v]
+
+    def region(self, region: Region, param_res: list[str]) -> RegionPlan:
+        res: dict[Value, str] = dict(zip(region.params, param_res, strict=True))
+        later_uses = _last_use(region)
+        steps: list[Any] = []
+        group: list[Node] = []
+        group_values: set[Value] = set()
+        group_shape: tuple | None = None
+        group_start = 0
+
+        def flush(index: int) -> None:
+            nonlocal group, group_values, group_shape
+            if group:
+                steps.append(self.group_launch(group, group_values, res, later_uses, index))
+            group, group_values, group_shape = [], set(), None
+
+        for index, node in enumerate(region.nodes):
+            op = OPS[node.op]
+            kind = self.node_kind(node, res)
+            if kind == "group":
+                shape = node.out.type.shape
+                if group and shape != group_shape:
+                    flush(index)
+                if not group:
+                    group_shape, group_start = shape, index
+                group.append(node)
+                group_values.add(node.out)
+                res[node.out] = DEVICE
+                continue
+            if any(i in group_values for i in node.inputs):
+                flush(index)
+            if kind == "const":
+                res[node.out] = CONST
+                self.consts[node.out] = node
+                steps.append(HostStep(node, "const"))
+            elif kind == "host":
+                res[node.out] = HOST
+                steps.append(HostStep(node, "host"))
+            elif kind == "alias":
+                res[node.out] = res[node.inputs[0]] if res[node.inputs[0]] != CONST else DEVICE
+                steps.append(HostStep(node, "alias"))
+            elif kind == "tape":
+                stack_res = HOST if host_type(node.outputs[0].type) else DEVICE
+                res[node.out] = stack_res if node.op != "get" else (
+                    HOST if host_type(node.inputs[0].type) else DEVICE)
+                steps.append(HostStep(node, "tape"))
+            elif kind == "reduce":
+                specs = codegen.reduction(node)
+                self.specs.extend(specs)
+                steps.append(Launch(specs, [node]))
+                res[node.out] = DEVICE
+            elif kind == "while":
+                steps.append(self.while_step(node, res))
+            elif kind == "if":
+                steps.append(self.if_step(node, res))
+            else:
+                raise AssertionError(f"cannot plan op {node.op} ({op.lower})")
+        flush(len(region.nodes))
+        return RegionPlan(region, steps, res)
+
+    def node_kind(self, node: Node, res: dict[Value, str]) -> str:
+        op = OPS[node.op]
+        if node.op == "const":
+            return "const"
+        if node.op in ("while", "if"):
+            return node.op
+        if node.op in ("stack_new", "push", "get"):
+            return "tape"
+        if isinstance(op.lower, Alias):
+            return "alias"
+        if isinstance(op.lower, Reduce):
+            return "reduce"
+        if isinstance(op.lower, Elementwise):
+            if node.op in HOST_OPS and host_type(node.out.type) and all(
+                    res[i] == HOST or (res[i] == CONST and host_type(i.type)) for i in node.inputs):
+                return "host"
+            return "group"
+        raise AssertionError(f"op {node.op} has no lowering")
+
+    def group_launch(self, nodes: list[Node], values: set[Value], res, later_uses, end: int):
+        """One fused kernel for `nodes`; outputs are values used after the group."""
+        inputs: list[tuple[Value, str]] = []
+        seen: set[Value] = set()
+        for node in nodes:
+            for v in node.inputs:
+                if v in values or v in seen:
+                    continue
+                seen.add(v)
+                if res[v] == CONST and v.type.shape == ():
+                    continue
+                if res[v] == HOST:
+                    inputs.append((v, "host"))
+                else:
+                    inputs.append((v, "buf"))
+        outputs = [n.out for n in nodes if later_uses.get(n.out, -1) >= end]
+        # A literal param keeps its own value's name in the kernel.
+        literal_nodes = [Node("const", (), c.attrs, (v,)) for v, c in
+                         ((v, self.consts[v]) for v in seen if res[v] == CONST
+                          and v.type.shape == ())]
+        spec = codegen.elementwise(nodes[0].out.type.shape, literal_nodes + nodes, inputs,
+                                   outputs)
+        self.specs.append(spec)
+        return Launch([spec], nodes)
+
+    def while_step(self, node: Node, res: dict[Value, str]) -> WhileStep:
+        k = node.attr("n_carried")
+        cond, body = node.regions
+        init = node.inputs[:k]
+        inv_res = [res[v] for v in node.inputs[k:]]
+        carried = [HOST if host_type(v.type) and res[v] in (HOST, CONST) else DEVICE
+                   for v in init]
+        self.bind_params(cond, node.inputs, k)    # carried params change; invariants don't
+        self.bind_params(body, node.inputs, k)
+        while True:
+            body_plan = Planner(dict(self.consts)).region(body, carried + inv_res)
+            new = [HOST if c == HOST and body_plan.of(r) in (HOST, CONST) else DEVICE
+                   for c, r in zip(carried, body.results)]
+            if new == carried:
+                break
+            carried = new
+        body_plan = self.region(body, carried + inv_res)
+        cond_plan = self.region(cond, carried + inv_res)
+        for o, c in zip(node.outputs, carried):
+            res[o] = c
+        return WhileStep(node, cond_plan, body_plan, carried)
+
+    def if_step(self, node: Node, res: dict[Value, str]) -> IfStep:
+        then, other = node.regions
+        op_res = [res[v] for v in node.inputs[1:]]
+        self.bind_params(then, node.inputs[1:])
+        self.bind_params(other, node.inputs[1:])
+        then_plan = self.region(then, op_res)
+        other_plan = self.region(other, op_res)
+        outs = []
+        for o, a, b in zip(node.outputs, then.results, other.results):
+            both_host = then_plan.of(a) in (HOST, CONST) and other_plan.of(b) in (HOST, CONST)
+            outs.append(HOST if host_type(o.type) and both_host else DEVICE)
+            res[o] = outs[-1]
+        return IfStep(node, then_plan, other_plan, outs)
+
+
+def _last_use(region: Region) -> dict[Value, int]:
+    """For each value, the index of the last node that reads it (results: len)."""
+    last: dict[Value, int] = {}
+    for i, node in enumerate(region.nodes):
+        for v in node.inputs:
+            last[v] = i
+    for r in region.results:
+        last[r] = len(region.nodes)
+    return last
+
+
+def plan(graph: Graph) -> Plan:
+    """The static plan of a graph: leaf initialisers, body, one list of kernels."""
+    planner = Planner()
+    inits = {}
+    for leaf in graph.leaves:
+        if leaf.init is not None:
+            inits[leaf.name] = planner.region(leaf.init, [])
+    params = [DEVICE] * len(graph.body.params)
+    body = planner.region(graph.body, params)
+    return Plan(graph, body, inits, planner.specs)
