@@ -147,7 +147,7 @@ class Program:
         start = time.perf_counter()
         if executor is None:
             executor = self._executors[key] = Executor(dev, make_plan(graph))
-        outputs, grads = executor.run(fed, seed_arr, limit)
+        outputs, grads = executor.run(fed, seed_arr, limit, wrt)
         seconds = time.perf_counter() - start
         return Result(outputs, {n: grads[n] for n in wrt}, dev.describe(), seconds,
                       dev.counters.since(before))

@@ -10,6 +10,8 @@ Imports `syntax`, `ir`, `ops`, `builtins`, `weak`, `dtype`, `errors`.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +28,10 @@ from .weak import FOLD_LIMIT, FOLD_NP, Weak, constant, emit as emit_weak, fold_d
 
 KEYWORDS = frozenset("var input out while if else fn return assert print true false "
                      "and or not".split())
-BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "and": "and", "or": "or"}
-LATER_OPS = {"//": "floor division `//`", "%": "modulo `%`", "@": "matrix product `@`"}
-COMPARE_OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
-AUG_OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
+BINARY_OPS = MappingProxyType({"+": "add", "-": "sub", "*": "mul", "/": "div", "and": "and", "or": "or"})
+LATER_OPS = MappingProxyType({"//": "floor division `//`", "%": "modulo `%`", "@": "matrix product `@`"})
+COMPARE_OPS = MappingProxyType({"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"})
+AUG_OPS = MappingProxyType({"+=": "+", "-=": "-", "*=": "*", "/=": "/"})
 # Elementwise ops on symbolic weak values that keep the result weak.
 WEAK_PRESERVING = frozenset("add sub mul div neg pow exp log".split())
 

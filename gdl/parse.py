@@ -13,6 +13,8 @@ flat and the conversion uses `Transformer_NonRecursive`.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import functools
 import re
 
@@ -22,9 +24,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from . import syntax as s
 from .errors import GdlSyntaxError, Span
 
-_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
-_BRACKETS = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"}
-_CLOSERS = {close: open_ for open_, close in _OPENERS.items()}
+_OPENERS = MappingProxyType({"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"})
+_BRACKETS = MappingProxyType({"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"})
+_CLOSERS = MappingProxyType({close: open_ for open_, close in _OPENERS.items()})
 
 
 def parse(source: str) -> s.Program:
@@ -94,7 +96,7 @@ def _tok_span(tok: Token) -> Span:
     return Span(tok.line, tok.column, tok.end_line, tok.end_column)
 
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"'}
+_ESCAPES = MappingProxyType({"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"'})
 
 
 def _unescape(literal: str) -> str:
@@ -234,12 +236,12 @@ class _ToAst(Transformer_NonRecursive):
 
 # ---------------------------------------------------------------- errors
 
-_EXPR_START = {"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "MINUS", "NOT"}
-_STMT_START = {"VAR", "INPUT", "OUT", "WHILE", "IF", "FN", "RETURN", "ASSERT", "PRINT"}
-_COMPARE = {"LT", "LE", "GT", "GE", "EQEQ", "NE"}
+_EXPR_START = frozenset({"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "MINUS", "NOT"})
+_STMT_START = frozenset({"VAR", "INPUT", "OUT", "WHILE", "IF", "FN", "RETURN", "ASSERT", "PRINT"})
+_COMPARE = frozenset({"LT", "LE", "GT", "GE", "EQEQ", "NE"})
 _OPERATORS = _COMPARE | {"OR", "AND", "PLUS", "MINUS", "STAR", "SLASH", "DSLASH",
                          "PERCENT", "AT", "POW", "LSQB"}
-_WORDS = {"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string"}
+_WORDS = MappingProxyType({"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string"})
 
 
 def _syntax_error(parser: Lark, source: str, err: UnexpectedInput) -> GdlSyntaxError:

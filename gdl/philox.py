@@ -16,6 +16,8 @@ Imports only numpy (no pyopencl), so the reference interpreter can use it.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import operator
 
 import numpy as np
@@ -26,10 +28,10 @@ _M1 = np.uint64(0xCD9E8D57)
 _W0 = 0x9E3779B9
 _W1 = 0xBB67AE85
 _ROUNDS = 10
-_TWO_PI = {
+_TWO_PI = MappingProxyType({
     np.dtype(np.float32): np.float32(2.0 * np.pi),
     np.dtype(np.float64): np.float64(2.0 * np.pi),
-}
+})
 
 
 def _mulhilo(m: np.uint64, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

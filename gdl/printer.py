@@ -6,6 +6,8 @@ files can pin it.  Imports `ir`, `dtype`.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from typing import Any
 
 from .dtype import DType
@@ -52,7 +54,7 @@ def params_text(params: tuple[Value, ...]) -> str:
                      for p in params)
 
 
-REGION_NAMES = {"while": ("cond", "body"), "if": ("then", "else")}
+REGION_NAMES = MappingProxyType({"while": ("cond", "body"), "if": ("then", "else")})
 
 
 def region_lines(region: Region, indent: str, label: str) -> list[str]:

@@ -14,6 +14,8 @@ Imports `ir`, `ops`, `dtype`, `errors`.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,7 @@ from .ops.base import Emitter
 
 FOLD_LIMIT = 1 << 16      # elements; larger constant results stay symbolic
 
-FOLD_NP = {"bool": np.bool_, "int": np.int64, "float": np.float64}
+FOLD_NP = MappingProxyType({"bool": np.bool_, "int": np.int64, "float": np.float64})
 
 
 @dataclass(frozen=True, eq=False)

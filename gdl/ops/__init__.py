@@ -31,4 +31,4 @@ def emitter(builder: Builder, span=None) -> Emitter:
     return Emitter(builder, OPS, span)
 
 
-__all__ = ["OPS", "OpDef", "Emitter", "emitter"]
+__all__ = tuple(["OPS", "OpDef", "Emitter", "emitter"])

@@ -11,6 +11,8 @@ Imports `ir`, `ops`, `dtype`, `runtime.device`.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -193,7 +195,7 @@ def partials_for(m: int, k: int) -> int:
     return min(-(-k // 4096), 1024)
 
 
-IDENTITY = {"add": "0", "mul": "1"}
+IDENTITY = MappingProxyType({"add": "0", "mul": "1"})
 
 
 def _combine(kind: str, dt: DType) -> str:

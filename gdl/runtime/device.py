@@ -42,8 +42,27 @@ def _cl():
     return pyopencl
 
 
+def _vendors_hidden() -> bool:
+    """Whether OCL_ICD_VENDORS asks for no OpenCL vendors at all.
+
+    Set to an empty value, or to a path holding no `.icd` file, it names no
+    driver; pyopencl's bundled loader would still find its own PoCL, so gdl
+    honours the setting itself (it is how one runs "with no device").
+    """
+    vendors = os.environ.get("OCL_ICD_VENDORS")
+    if vendors is None:
+        return False
+    if not vendors.strip():
+        return True
+    if os.path.isdir(vendors):
+        return not any(name.endswith(".icd") for name in os.listdir(vendors))
+    return not os.path.exists(vendors)
+
+
 def list_devices() -> list[tuple[int, int, object]]:
     """Every OpenCL device as (platform index, device index, device); [] if none."""
+    if _vendors_hidden():
+        return []
     cl = _cl()
     try:
         platforms = cl.get_platforms()

@@ -9,6 +9,8 @@ Imports `runtime.plan`, `runtime.device`, `ops`, `dtype`, `errors`, numpy.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,7 @@ from ..weak import typed_const
 from .device import Device
 from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep, host_type
 
-SCALAR_ARG = {"float": np.float32, "double": np.float64, "int": np.int32, "uchar": np.uint8}
+SCALAR_ARG = MappingProxyType({"float": np.float32, "double": np.float64, "int": np.int32, "uchar": np.uint8})
 LOCAL = 64          # global sizes are rounded up to a multiple of this
 
 
@@ -284,9 +286,13 @@ class Executor:
         return value
 
     # -- whole graph
-    def run(self, fed: dict[str, np.ndarray], seed: np.ndarray | None,
-            max_iters: int) -> tuple[dict, dict]:
-        """Outputs and gradients as NumPy arrays of their declared dtypes."""
+    def run(self, fed: dict[str, np.ndarray], seed: np.ndarray | None, max_iters: int,
+            wanted: tuple[str, ...] = ()) -> tuple[dict, dict]:
+        """Outputs, and the gradients named in `wanted`, as NumPy arrays.
+
+        Gradients not wanted are computed by the same reverse pass but never
+        read back.
+        """
         self.max_iters = max_iters
         graph = self.plan.graph
         args = []
@@ -301,10 +307,13 @@ class Executor:
             args.append(DevTensor(self.upload(seed), graph.seed.type))
         results = self.run_region(self.plan.body, args)
         n = len(graph.outputs)
-        values = [self.to_numpy(r, v.type) for r, v in zip(results, graph.body.results)]
-        return dict(zip(graph.outputs, values[:n])), dict(zip(graph.grads, values[n:]))
+        typed = list(zip(results, graph.body.results))
+        outputs = {name: self.to_numpy(*typed[i]) for i, name in enumerate(graph.outputs)}
+        grads = {name: self.to_numpy(*typed[n + i]) for i, name in enumerate(graph.grads)
+                 if name in wanted}
+        return outputs, grads
 
-    def to_numpy(self, value, t: TensorType) -> np.ndarray:
+    def to_numpy(self, value, v: Value) -> np.ndarray:
         arr = np.asarray(self.host(value))
-        return arr.astype(t.dtype.np, copy=False).reshape(t.shape)
+        return arr.astype(v.type.dtype.np, copy=False).reshape(v.type.shape)
 

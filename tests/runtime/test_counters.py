@@ -1,0 +1,126 @@
+"""The runtime's counters on the seed programs: reads, launches and builds as promised.
+
+- one blocking read per loop or branch decision on a device value, plus one
+  per output and gradient read back: the reverse loop reads nothing;
+- the same launches whether one gradient or three are asked;
+- no kernel build when only a loop's trip count changes.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gdl
+
+pytestmark = pytest.mark.opencl
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "programs" / "seed"
+
+
+def trips(a: float) -> int:
+    """Iterations of the seed loop `b = 2a; while |b| < 1000 { b *= 2 }` in f32."""
+    b, n = np.float32(a) * 2, 0
+    while abs(b) < 1000:
+        b, n = b * 2, n + 1
+    return n
+
+
+@pytest.mark.parametrize("a", [0.3, -0.7, -750.0])
+def test_one_read_per_decision_plus_results(a):
+    prog = gdl.load(SEED / "control_flow.gdl")
+    prog.run(inputs={"a": a}, grad=["a"])          # builds; counters of the second run
+    res = prog.run(inputs={"a": a}, grad=["a"])
+    n = trips(a)
+    loop_decisions, if_decisions, results = n + 1, 1, 2     # c and dc/da
+    assert res.stats["blocking_reads"] == loop_decisions + if_decisions + results
+    assert res.stats["kernel_builds"] == 0
+
+
+def test_forward_only_reads_decisions_and_outputs():
+    prog = gdl.load(SEED / "control_flow.gdl")
+    res = prog.run(inputs={"a": 0.3})
+    assert res.stats["blocking_reads"] == (trips(0.3) + 1) + 1 + 1
+
+
+def test_no_build_when_only_the_trip_count_changes():
+    prog = gdl.load(SEED / "control_flow.gdl")
+    first = prog.run(inputs={"a": 0.3}, grad=["a"])
+    assert first.stats["kernel_builds"] <= 1        # one program per plan
+    for a in (0.001, -3.0, 12.0, -750.0):
+        res = prog.run(inputs={"a": a}, grad=["a"])
+        assert res.stats["kernel_builds"] == 0, a
+
+
+THREE_VARS = """
+var x = [1.0, 2.0, 3.0]
+var w = [0.5, -1.0, 2.0]
+var b = [0.1, 0.2, 0.3]
+y = sum(exp(x * w + b) * x)
+out y
+"""
+
+
+def test_launches_do_not_depend_on_how_many_gradients():
+    prog = gdl.compile(THREE_VARS)
+    one = prog.run(grad=["x"])
+    three = prog.run(grad=["x", "w", "b"])
+    one_again = prog.run(grad=["w"])
+    assert one.stats["launches"] == three.stats["launches"] == one_again.stats["launches"]
+    assert three.stats["blocking_reads"] == one.stats["blocking_reads"] + 2
+    assert set(three.grads) == {"x", "w", "b"}
+    x, w, b = (np.array(v, np.float64) for v in ([1, 2, 3], [.5, -1, 2], [.1, .2, .3]))
+    e = np.exp(x * w + b)
+    np.testing.assert_allclose(three.grads["x"], e * (w * x + 1), rtol=1e-5)
+    np.testing.assert_allclose(three.grads["w"], e * x * x, rtol=1e-5)
+    np.testing.assert_allclose(three.grads["b"], e * x, rtol=1e-5)
+
+
+def test_results_are_bitwise_repeatable():
+    prog = gdl.compile("""
+var x = randn([3000], seed=11)
+y = sum(exp(x) * x) + norm(x)
+out y
+""")
+    a = prog.run(grad=["x"])
+    b = prog.run(grad=["x"])
+    assert a.outputs["y"].tobytes() == b.outputs["y"].tobytes()
+    assert a.grads["x"].tobytes() == b.grads["x"].tobytes()
+
+
+def test_zero_iteration_loop_gives_zero_gradients_of_the_right_shape():
+    prog = gdl.compile("""
+var x = [1.0, 2.0]
+var w = [3.0, 4.0, 5.0]
+i = 0
+while i < 0 {
+    x = x * sum(w)
+    i += 1
+}
+out x
+""")
+    res = prog.run(grad=["x", "w"], seed=np.ones(2, np.float32))
+    np.testing.assert_array_equal(res.grads["x"], [1.0, 1.0])
+    np.testing.assert_array_equal(res.grads["w"], [0.0, 0.0, 0.0])
+    assert res.grads["w"].shape == (3,)
+
+
+def test_no_opencl_device_is_a_clear_error(tmp_path):
+    """With no OpenCL driver visible, a run fails clearly; there is no NumPy fallback."""
+    empty = tmp_path / "vendors"
+    empty.mkdir()
+    env = dict(os.environ, OCL_ICD_VENDORS=str(empty), OPENCL_VENDOR_PATH=str(empty))
+    code = ("import gdl\n"
+            "try:\n"
+            "    gdl.compile('var x = 1.0\\nout x').run()\n"
+            "except gdl.GdlRuntimeError as e:\n"
+            "    print('CLEAR:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert "CLEAR:" in out.stdout, out.stdout + out.stderr
+    assert "no OpenCL device" in out.stdout
+    assert "Traceback" not in out.stderr
