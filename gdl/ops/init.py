@@ -23,15 +23,14 @@ def c_literal(value, dtype: DType) -> str:
     if dtype.kind == "int":
         v = (int(value) + 2**31) % 2**32 - 2**31     # wrap to i32
         return "(-2147483647-1)" if v == -2147483648 else str(v)
-    x = float(value)
-    suffix = "f" if dtype == F32 else ""
+    x = dtype.np.type(value)
     if np.isnan(x):
         return f"(({dtype.c_name})NAN)"
     if np.isinf(x):
         return f"(({dtype.c_name}){'-' if x < 0 else ''}INFINITY)"
-    if dtype == F32:
-        return f"{float(np.float32(x)).hex()}{suffix}"
-    return x.hex()
+    # The shortest decimal that reads back as exactly this value in its dtype.
+    text = np.format_float_scientific(x, unique=True, trim="0")
+    return text + ("f" if dtype == F32 else "")
 
 
 def _typed_array(value: tuple, dtype: DType, shape: tuple[int, ...]) -> np.ndarray:

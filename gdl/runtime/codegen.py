@@ -29,8 +29,15 @@ FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable"
 
 
 def template(name: str) -> Template:
-    """A kernel template from the package's kernels/ folder."""
-    return Template((resources.files("gdl") / "kernels" / name).read_text())
+    """A kernel template from the package's kernels/ folder, its header comment dropped.
+
+    The comment documents the template's placeholders; generated programs
+    need it once, not once per kernel.
+    """
+    text = (resources.files("gdl") / "kernels" / name).read_text()
+    if text.startswith("/*"):
+        text = text[text.index("*/") + 2:].lstrip("\n")
+    return Template(text)
 
 
 def c_type(dt: DType) -> str:
