@@ -214,6 +214,8 @@ def load(path: str | Path) -> Program:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GdlError(f"no such file: {p}") from None
+    except IsADirectoryError:
+        raise GdlError(f"{p} is a directory, not a GDL program file") from None
     except UnicodeDecodeError as err:
         raise GdlError(f"{p} is not UTF-8 text ({err.reason} at byte {err.start})") from None
     return compile(text, str(p))
