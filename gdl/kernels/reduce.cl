@@ -8,8 +8,8 @@
  * INPUTS, SIZES, MBASE (statements: `base`, the input offset of output m),
  * KINDEX (statements: `idx`, the input index of element k of output m),
  * LOADS, PRE (value folded), IDENTITY, COMBINE (folds `v` into `acc`, may
- * use `comp`), POST (finishes `acc`), STORE_PARTIAL (1: write partials,
- * 0: write the output). */
+ * use `comp`), RESULT (what is written: `acc` as a partial, or the finished
+ * value). */
 __kernel void $NAME($INPUTS __global $OUT_T *out, const uint M, const uint K,
                     const uint P, const uint chunk$SIZES)
 {
@@ -29,9 +29,5 @@ $LOADS
         const $ACC v = $PRE;
         $COMBINE
     }
-#if $STORE_PARTIAL
-    out[gid] = acc;
-#else
-    out[gid] = $POST;
-#endif
+    out[gid] = $RESULT;
 }

@@ -281,7 +281,7 @@ def reduction(node: Node) -> list[KernelSpec]:
     first = template("reduce.cl").substitute(
         NAME="$NAME", INPUTS=" ".join(ins), OUT_T=acc if p > 1 else c_type(dt),
         SIZES=size_params, MBASE=mbase, KINDEX=kindex, LOADS="\n".join(loads), PRE=pre,
-        POST=post, STORE_PARTIAL="1" if p > 1 else "0", **common)
+        RESULT="acc" if p > 1 else post, **common)
     name = _kernel_name("gdl_red", first)
     out_arg = Arg("partial" if p > 1 else "out", node.out)
     base_args = tuple(args) + (out_arg, Arg("u32", m), Arg("u32", k), Arg("u32", p),

@@ -1,0 +1,67 @@
+#pragma OPENCL FP_CONTRACT OFF
+
+
+/* i32 ** i32, wrapping; a negative exponent truncates 1 / a^k toward zero. */
+inline int gdl_ipow(int a, int b)
+{
+    if (b < 0)
+        return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+    uint r = 1u, x = as_uint(a);
+    while (b) {
+        if (b & 1)
+            r *= x;
+        x *= x;
+        b >>= 1;
+    }
+    return as_int(r);
+}
+
+__kernel void gdl_ew_faab846344d5(__global const float *in0,
+        __global const float *in1,
+        const uint s1_1,
+        __global const float *in2,
+        const uint s2_0,
+        __global float *out0,
+        const uint n,
+        const uint d0,
+        const uint d1)
+{
+    const uint gid = get_global_id(0);
+    if (gid >= n)
+        return;
+    uint rest = gid;
+    const uint c1 = rest % d1;
+    rest /= d1;
+    const uint c0 = rest;
+    const float v1 = in0[gid];
+    const float v3 = in1[c1 * s1_1];
+    const float v5 = in2[c0 * s2_0];
+    const float v9 = 1.0e+06f;
+    const float v6 = (v1 * v3);
+    const float v7 = (v6 + v5);
+    const float v8 = exp(v7);
+    const float v10 = (v8 / v9);
+    out0[gid] = (float)v10;
+}
+
+__kernel void gdl_red_40f0ba8020b1(__global const float *in0, __global float *out, const uint M, const uint K,
+                    const uint P, const uint chunk)
+{
+    const uint gid = get_global_id(0);
+    if (gid >= M * P)
+        return;
+    const uint m = gid / P;
+    const uint p = gid - m * P;
+    const uint k0 = p * chunk;
+    const uint k1 = min(k0 + chunk, K);
+    const uint base = m;
+    float acc = 0;
+    float comp = 0;
+    for (uint k = k0; k < k1; ++k) {
+        const uint idx = base + k * M;
+        const float a0 = (float)in0[idx];
+        const float v = a0;
+        { const float y = v - comp; const float t = acc + y; comp = (t - acc) - y; acc = t; }
+    }
+    out[gid] = acc;
+}
