@@ -317,6 +317,10 @@ def _unexpected_token(parser: Lark, tok: Token, expected: set[str],
     elif tok.type == "EQUAL" and "AND" in expected:
         message = (f"unexpected {found}: only a plain name can be assigned to (`name = value`); "
                    "to compare values use `==`")
+    elif (tok.type in _STMT_START and inner is not None and inner.type != "LBRACE"
+          and tok.line > inner.line):
+        # Newlines inside ( ) and [ ] are dropped, so the next statement runs on.
+        message = f"unexpected {found}: {_opened_at(inner)} is not closed"
     elif _is_keyword(parser, tok.type) and "NAME" in expected:
         message = (f"unexpected {found}: `{tok}` is a keyword and cannot be used as a name; "
                    f"expected {_describe_expected(parser, expected)}")

@@ -394,3 +394,11 @@ def test_errors_are_gdl_syntax_errors_without_lark_leaking():
     err = syntax_error("y = (")
     assert type(err) is GdlSyntaxError and err.__cause__ is None
     assert "LPAR" not in err.message and "$END" not in err.message
+
+
+def test_statement_after_unclosed_paren_names_the_paren():
+    """Newlines inside ( ) are dropped, so the next statement is where it shows."""
+    with pytest.raises(GdlSyntaxError) as info:
+        parse("var x = arange(4.0)\ny = 2 * (x +\nout y\n")
+    assert (info.value.line, info.value.column) == (3, 1)
+    assert "`(` opened at line 2, column 9 is not closed" in str(info.value)
