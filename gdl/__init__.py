@@ -10,5 +10,5 @@ from .errors import GdlError, GdlRuntimeError, GdlSyntaxError, GdlTypeError
 
 __version__ = "0.1.0"
 
-__all__ = tuple(["compile", "load", "Program", "Result", "GdlError", "GdlSyntaxError",
-           "GdlTypeError", "GdlRuntimeError", "__version__"])
+__all__ = ("compile", "load", "Program", "Result", "GdlError", "GdlSyntaxError",
+           "GdlTypeError", "GdlRuntimeError", "__version__")

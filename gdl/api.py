@@ -207,15 +207,21 @@ def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
     return Program(source, optimize.simplify(graph), filename)
 
 
-def load(path: str | Path) -> Program:
-    """Compile the program in a file."""
+def read_source(path: str | Path) -> str:
+    """The text of a program file, or a GdlError saying why it cannot be read."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GdlError(f"no such file: {p}") from None
     except IsADirectoryError:
         raise GdlError(f"{p} is a directory, not a GDL program file") from None
     except UnicodeDecodeError as err:
         raise GdlError(f"{p} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    return compile(text, str(p))
+    except OSError as err:
+        raise GdlError(f"cannot read {p}: {err.strerror or err}") from None
+
+
+def load(path: str | Path) -> Program:
+    """Compile the program in a file."""
+    return compile(read_source(path), str(path))

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -51,17 +50,7 @@ class Context:
 
 def load_program(ctx: Context, path: str) -> api.Program:
     """Read and compile FILE, remembering its text so errors can show the line."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GdlError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise GdlError(f"{path} is a directory, not a GDL program file") from None
-    except UnicodeDecodeError as err:
-        raise GdlError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise GdlError(f"cannot read {path}: {err.strerror or err}") from None
+    text = api.read_source(path)
     ctx.source, ctx.filename = text, path
     return api.compile(text, path)
 

@@ -220,7 +220,6 @@ class WhileRules:
     @staticmethod
     def _active_carried(ad, body: Region, init, act_v, active) -> list[bool]:
         """Carried values that depend on the active inputs, to a fixed point."""
-        k = len(init)
         act_c = [v in active for v in init]
         while True:
             params = {p for p, a in zip(body.params, act_c + act_v) if a}

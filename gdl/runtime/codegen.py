@@ -105,6 +105,7 @@ def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Va
     mapped = False
     dims_args: list[Arg] = []
     stride_args: list[Arg] = []
+    stride_params: list[str] = []   # after the dims, in the order of stride_args
     fp64 = False
     random: set[str] = set()
 
@@ -128,7 +129,7 @@ def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Va
                 for d, s in enumerate(st):
                     if s:
                         terms.append(f"c{d} * s{j}_{d}")
-                        params.append(f"const uint s{j}_{d}")
+                        stride_params.append(f"const uint s{j}_{d}")
                         stride_args.append(Arg("u32", s))
                 loads.append(f"    const {ct} {name} = in{j}[{' + '.join(terms) or '0'}];")
         elif mode == "host":
@@ -173,6 +174,7 @@ def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Va
         for d in range(rank):
             params.append(f"const uint d{d}")
             dims_args.append(Arg("u32", shape[d]))
+        params.extend(stride_params)
         index_lines.append("    uint rest = gid;")
         for d in reversed(range(rank)):
             if d:

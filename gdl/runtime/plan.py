@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dtype import BOOL, I32, StackType, TensorType, Type
+from ..dtype import BOOL, I32, StackType, Type
 from ..ir import Graph, Node, Region, Value
 from ..ops import OPS
 from ..ops.base import Alias, Elementwise, Reduce
@@ -118,7 +118,6 @@ class Planner:
         group: list[Node] = []
         group_values: set[Value] = set()
         group_shape: tuple | None = None
-        group_start = 0
 
         def flush(index: int) -> None:
             nonlocal group, group_values, group_shape
@@ -134,7 +133,7 @@ class Planner:
                 if group and shape != group_shape:
                     flush(index)
                 if not group:
-                    group_shape, group_start = shape, index
+                    group_shape = shape
                 group.append(node)
                 group_values.add(node.out)
                 res[node.out] = DEVICE

@@ -16,15 +16,15 @@ inline int gdl_ipow(int a, int b)
     return as_int(r);
 }
 
-__kernel void gdl_ew_faab846344d5(__global const float *in0,
+__kernel void gdl_ew_2d9c0287a0b8(__global const float *in0,
         __global const float *in1,
-        const uint s1_1,
         __global const float *in2,
-        const uint s2_0,
         __global float *out0,
         const uint n,
         const uint d0,
-        const uint d1)
+        const uint d1,
+        const uint s1_1,
+        const uint s2_0)
 {
     const uint gid = get_global_id(0);
     if (gid >= n)
