@@ -154,6 +154,7 @@ class GraphBuilder:
     def to_value(self, operand: Operand, dtype: DType | None, span: Span | None) -> Value:
         """A graph value of `operand`, at `dtype` if given (weak: exact; strong: cast)."""
         if isinstance(operand, Weak):
+            self.no_empty(operand, span)
             if dtype is None:
                 dtype = DEFAULT_FOR_KIND[operand.kind]
             return emit_weak(self.e(span), operand, dtype)
@@ -188,8 +189,17 @@ class GraphBuilder:
                   for i, o in enumerate(operands)]
         return self.e(span).op(opname, *inputs, **attrs)
 
+    @staticmethod
+    def no_empty(w: Weak, span) -> None:
+        """`[]` is a scalar's shape, never a tensor: every dimension is at least 1."""
+        if 0 in w.shape:
+            raise GdlTypeError("an empty list is not a tensor (every dimension is at least 1); "
+                               "`[]` can only be a shape, e.g. zeros([])", span)
+
     def weak_apply(self, opname: str, operands: list[Weak], attrs: dict, span, kind) -> Operand:
         """An op on weak values only: fold constants, keep arithmetic symbolic."""
+        for o in operands:
+            self.no_empty(o, span)
         op = OPS[opname]
         rep = [TensorType(fold_dtype(kind) if kind else fold_dtype(o.kind), o.shape)
                for o in operands]
@@ -239,8 +249,8 @@ class GraphBuilder:
                            f"{type_of(operand)}", span)
 
     def const_axes(self, operand, span):
-        if isinstance(operand, Weak) and operand.const is not None and operand.kind == "int" \
-                and operand.const.ndim <= 1:
+        if isinstance(operand, Weak) and operand.const is not None and operand.const.ndim <= 1 \
+                and (operand.kind == "int" or operand.const.size == 0):
             return int(operand.const) if operand.const.ndim == 0 else tuple(
                 int(a) for a in operand.const)
         raise GdlTypeError(f"`axis` must be an integer or a list of integers, found "
@@ -290,6 +300,9 @@ class GraphBuilder:
 
     def combine(self, node, args: list) -> Operand:
         if isinstance(node, ast.Num):
+            if not node.is_float and not -2**63 <= node.value < 2**63:
+                raise GdlTypeError(f"the integer literal {node.value} is too large (integers are "
+                                   "32-bit; write it as a float, e.g. 1e20)", node.span)
             return constant(node.value, "float" if node.is_float else "int")
         if isinstance(node, ast.Bool):
             return constant(node.value, "bool")

@@ -7,15 +7,16 @@ directions (JAX's check_grads, PyTensor's verify_grad).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import pytest
 
-from gdl.dtype import F32, F64, TensorType
+from gdl.dtype import TensorType
 from gdl.interp import evaluate
 from gdl.ir import Builder, Graph, IdSource, Leaf, Value
-from gdl.ops import OPS, emitter
+from gdl.ops import emitter
 from gdl.ops.base import Emitter
 
 
@@ -46,19 +47,14 @@ def one_op_graph(opname: str, in_types: list[TensorType], **attrs: Any) -> Graph
     return make_graph(leaves, lambda e, p: {"y": e.op(opname, *p.values(), **attrs)})
 
 
-def output_type(opname: str, in_types: list[TensorType], **attrs: Any) -> TensorType:
-    (t,) = OPS[opname].infer(tuple(in_types), attrs, None)
-    return t
-
-
 def feed(graph: Graph, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """`inputs` as contiguous arrays of each leaf's declared dtype."""
     out = {}
     for lf in graph.leaves:
         if lf.name in inputs:
             t = lf.value.type
-            out[lf.name] = np.ascontiguousarray(
-                np.asarray(inputs[lf.name]).astype(t.dtype.np).reshape(t.shape))
+            # (np.ascontiguousarray would make a 0-d array 1-d)
+            out[lf.name] = np.array(inputs[lf.name]).astype(t.dtype.np).reshape(t.shape).copy()
     return out
 
 
@@ -90,9 +86,12 @@ def run_opencl(graph: Graph, inputs: Mapping[str, Any], device, seed: Any = None
     """The same graph planned and executed on `device` (no api layer in between)."""
     from gdl.runtime.execute import Executor
     from gdl.runtime.plan import plan
-    seed_arr = None if seed is None else np.ascontiguousarray(
-        np.asarray(seed, graph.seed.type.dtype.np))
-    outputs, grads = Executor(device, plan(graph)).run(feed(graph, inputs), seed_arr, max_iters)
+    seed_arr = None if seed is None else np.array(seed, graph.seed.type.dtype.np)
+    executor = Executor(device, plan(graph))
+    kwargs = {}
+    if "wanted" in inspect.signature(executor.run).parameters:
+        kwargs["wanted"] = tuple(graph.grads)     # read every gradient back
+    outputs, grads = executor.run(feed(graph, inputs), seed_arr, max_iters, **kwargs)
     return {"outputs": outputs, "grads": grads}
 
 
@@ -205,5 +204,14 @@ def program_scalar(prog, out: str | None = None, inputs: Mapping[str, Any] | Non
     return f
 
 
-F32_T = lambda *shape: TensorType(F32, tuple(shape))   # noqa: E731
-F64_T = lambda *shape: TensorType(F64, tuple(shape))   # noqa: E731
+def initial_values(graph: Graph, inputs: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Every leaf's value for a run: fed, else its initialiser on the interpreter."""
+    from gdl.interp import Context, run_region
+    inputs = dict(inputs or {})
+    out = {}
+    for lf in graph.leaves:
+        if lf.name in inputs:
+            out[lf.name] = np.asarray(inputs[lf.name], lf.value.type.dtype.np)
+        elif lf.init is not None:
+            out[lf.name] = run_region(lf.init, [], Context(1_000_000))[0]
+    return out

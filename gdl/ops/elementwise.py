@@ -223,7 +223,8 @@ def _cast_numpy(x, dtype):
     if dtype == I32 and x.dtype.kind == "f":
         # Truncate toward zero and saturate; NaN gives 0 (language.md §3).
         with np.errstate(invalid="ignore"):
-            t = np.trunc(np.where(np.isnan(x), 0, x))
+            # In float64: 2**31 - 1 is not a float32, so clipping in f32 would wrap.
+            t = np.trunc(np.where(np.isnan(x), 0, x).astype(np.float64))
             return np.clip(t, -2147483648.0, 2147483647.0).astype(np.int32)
     if dtype == BOOL:
         return x != 0
@@ -235,7 +236,8 @@ def _cast_expr(ins: tuple[DType, ...], out: DType, attrs=None) -> str:
     if out == BOOL:
         return "({0} != 0)"
     if out == I32 and src.is_float:
-        return "convert_int_sat_rtz({0})"
+        # Saturating, toward zero; NaN is 0 (devices disagree on NaN otherwise).
+        return "(isnan({0}) ? 0 : convert_int_sat_rtz({0}))"
     return f"convert_{out.c_name}({{0}})"
 
 

@@ -134,6 +134,7 @@ class Device:
         self.context = cl.Context([self.cl_device])
         self.queue = cl.CommandQueue(self.context)
         self._programs: dict[tuple[str, str], object] = {}
+        self._kernels: dict[tuple[int, str], object] = {}
         self._pool = None
 
     # -- description
@@ -180,6 +181,14 @@ class Device:
             self.counters.kernel_builds += 1
             self._programs[key] = prog
         return prog
+
+    def kernel(self, program, name: str):
+        """The kernel `name` of a built program, fetched once (pyopencl warns on repeats)."""
+        key = (id(program), name)
+        k = self._kernels.get(key)
+        if k is None:
+            k = self._kernels[key] = getattr(program, name)
+        return k
 
     # -- memory
     def allocate(self, nbytes: int):

@@ -97,7 +97,6 @@ class Executor:
         self.queue = device.queue
         self.counters = device.counters
         self.program = device.program(plan.source) if plan.specs else None
-        self.kernels: dict[str, Any] = {}
         self.consts: dict[Value, ConstTensor] = {}
         self.max_iters = 1_000_000
 
@@ -157,10 +156,7 @@ class Executor:
         return [env[r] for r in rp.region.results]
 
     def kernel(self, name: str):
-        k = self.kernels.get(name)
-        if k is None:
-            k = self.kernels[name] = getattr(self.program, name)
-        return k
+        return self.device.kernel(self.program, name)
 
     def launch(self, step: Launch, env: dict) -> None:
         cl = _cl()
