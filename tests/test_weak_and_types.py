@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import gdl
 from gdl.dtype import (BOOL, F32, F64, I32, TensorType, broadcast_all, broadcast_shapes,
                        common_dtype, meet_weak, promote)
-from gdl.errors import GdlError, GdlTypeError
+from gdl.errors import GdlTypeError
 from gdl.interp import evaluate
 from gdl.ops import OPS
 
