@@ -198,7 +198,7 @@ def convert(value: Any, t: TensorType, what: str) -> np.ndarray:
     if not np.can_cast(arr.dtype, t.dtype.np, casting="same_kind"):
         raise GdlError(f"{what} is declared {t} but the value given is {arr.dtype}, which does "
                        f"not convert safely (same_kind casting)")
-    return np.ascontiguousarray(arr.astype(t.dtype.np))
+    return np.array(arr, dtype=t.dtype.np, order="C")     # a copy; 0-d stays 0-d
 
 
 def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001

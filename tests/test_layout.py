@@ -14,7 +14,7 @@ GDL = Path(__file__).resolve().parent.parent / "gdl"
 ORDER = """
 errors dtype philox syntax parse ir
 ops.base ops.elementwise ops.reduce ops.linalg ops.shape ops.init ops.control_ad ops.control ops
-verify printer weak builtins build autodiff optimize interp
+verify printer weak builtins expressions build autodiff optimize interp
 runtime.device runtime.codegen runtime.plan runtime.execute runtime
 api report cli repl
 """.split()

@@ -1,0 +1,301 @@
+"""Expressions -> graph values: promotion, weak literals, built-in calls.
+
+Owns how one expression becomes graph nodes (or stays a weak constant): the
+operators and their ops, dtype promotion with weak literals (language.md
+§3), constant folding of literal arithmetic, constant arguments of
+built-ins, and the expression walk itself, which uses an explicit stack so
+a 3,000-term sum or 300 nested parentheses never recurse.  `build.py` adds
+names, statements and control flow on top (its GraphBuilder inherits this).
+Imports `syntax`, `ir`, `ops`, `builtins`, `weak`, `dtype`, `errors`.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from . import syntax as ast
+from .builtins import BUILTINS, LANGUAGE_BUILTINS, bind
+from .dtype import DEFAULT_FOR_KIND, DTYPES, F32, DType, TensorType, common_dtype
+from .errors import GdlTypeError, Span
+from .ir import Value
+from .ops import OPS, emitter
+from .weak import FOLD_LIMIT, FOLD_NP, Weak, constant, emit as emit_weak, fold_dtype
+
+KEYWORDS = frozenset("var input out while if else fn return assert print true false "
+                     "and or not".split())
+BINARY_OPS = MappingProxyType({"+": "add", "-": "sub", "*": "mul", "/": "div",
+                               "and": "and", "or": "or"})
+LATER_OPS = MappingProxyType({"//": "floor division `//`", "%": "modulo `%`",
+                              "@": "matrix product `@`"})
+COMPARE_OPS = MappingProxyType({"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq",
+                                "!=": "ne"})
+AUG_OPS = MappingProxyType({"+=": "+", "-=": "-", "*=": "*", "/=": "/"})
+# Elementwise ops on symbolic weak values that keep the result weak.
+WEAK_PRESERVING = frozenset("add sub mul div neg pow exp log".split())
+
+Operand = Any   # Value | Weak
+
+
+class NotYet(GdlTypeError):
+    """A form of the language that this version parses but does not implement yet."""
+
+
+def not_yet(what: str, span: Span | None) -> NotYet:
+    """The error for syntax the grammar accepts and a later version gives meaning to."""
+    return NotYet(f"{what} is not supported yet in this version of gdl", span)
+
+
+def type_of(operand: Operand) -> str:
+    """How an operand's type reads in messages (literals say so)."""
+    if isinstance(operand, Weak):
+        return str(operand.default_type) + " (a literal)"
+    return str(operand.type)
+
+
+class ExpressionBuilder:
+    """Evaluates expressions in the current block (`self.block`, from GraphBuilder)."""
+
+    # ------------------------------------------------------------ operands
+
+    def e(self, span: Span | None):
+        return emitter(self.block.b, span)
+
+    def to_value(self, operand: Operand, dtype: DType | None, span: Span | None) -> Value:
+        """A graph value of `operand`, at `dtype` if given (weak: exact; strong: cast)."""
+        if isinstance(operand, Weak):
+            self.no_empty(operand, span)
+            if dtype is None:
+                dtype = DEFAULT_FOR_KIND[operand.kind]
+            return emit_weak(self.e(span), operand, dtype)
+        if not isinstance(operand, Value):
+            raise GdlTypeError("a list of computed values is not supported yet here", span)
+        if dtype is not None and operand.type.dtype != dtype:
+            return self.e(span).cast(operand, dtype)
+        return operand
+
+    def apply(self, opname: str, operands: list, attrs: dict, span: Span | None) -> Operand:
+        """Apply an op with promotion and weak-literal rules, folding constants."""
+        op = OPS[opname]
+        mode = op.promote
+        idx = {"all": range(len(operands)), "float": range(len(operands)),
+               "tail": range(1, len(operands)), "tail_float": range(1, len(operands))}.get(
+                   mode, range(0))
+        for o in operands:
+            if not isinstance(o, (Weak, Value)):
+                raise GdlTypeError("a list of computed values is not supported yet here", span)
+        target, kind = common_dtype(
+            (None, o.kind) if isinstance(o, Weak) else (o.type.dtype, o.type.dtype.kind)
+            for i, o in enumerate(operands) if i in idx)
+        if mode.endswith("float"):
+            if target is not None and not target.is_float:
+                target = F32
+            kind = "float"
+        if operands and all(isinstance(o, Weak) for o in operands) and op.foldable:
+            return self.weak_apply(opname, operands, attrs, span, kind if idx else None)
+        if target is None and len(idx):
+            target = DEFAULT_FOR_KIND[kind]
+        inputs = [self.to_value(o, target if i in idx else None, span)
+                  for i, o in enumerate(operands)]
+        return self.e(span).op(opname, *inputs, **attrs)
+
+    @staticmethod
+    def no_empty(w: Weak, span) -> None:
+        """`[]` is a scalar's shape, never a tensor: every dimension is at least 1."""
+        if 0 in w.shape:
+            raise GdlTypeError("an empty list is not a tensor (every dimension is at least 1); "
+                               "`[]` can only be a shape, e.g. zeros([])", span)
+
+    def weak_apply(self, opname: str, operands: list[Weak], attrs: dict, span, kind) -> Operand:
+        """An op on weak values only: fold constants, keep arithmetic symbolic."""
+        for o in operands:
+            self.no_empty(o, span)
+        op = OPS[opname]
+        rep = [TensorType(fold_dtype(kind) if kind else fold_dtype(o.kind), o.shape)
+               for o in operands]
+        (out_t,) = op.infer(tuple(rep), attrs, span)         # shape and type errors
+        out_kind = out_t.dtype.kind
+        consts = [o.const for o in operands]
+        if all(c is not None for c in consts) and out_t.size <= FOLD_LIMIT and op.numpy:
+            args = [c.astype(FOLD_NP[kind]) if kind else c for c in consts]
+            with np.errstate(all="ignore"):
+                value = np.asarray(op.numpy(*args, **attrs))
+            return Weak(out_kind, out_t.shape, const=value.astype(FOLD_NP[out_kind]))
+        if opname in WEAK_PRESERVING and out_kind == kind:
+            return Weak(out_kind, out_t.shape, op=opname, args=tuple(operands), attrs=attrs)
+        inputs = [self.to_value(o, DEFAULT_FOR_KIND[kind] if kind else None, span)
+                  for o in operands]
+        return self.e(span).op(opname, *inputs, **attrs)
+
+    def init(self, opname, kind, shape, args, attrs, dtype, span) -> Operand:
+        """An initialiser: weak without `dtype=`, else a strong node at that dtype."""
+        for d in shape:
+            if d < 1:
+                raise GdlTypeError(f"shape {list(shape)} has a dimension below 1; every "
+                                   "dimension is at least 1", span)
+        w = Weak(kind, tuple(shape), op=opname, args=tuple(args), attrs=attrs, init=True)
+        return w if dtype is None else self.to_value(w, dtype, span)
+
+    # constant arguments of built-ins ------------------------------------
+
+    def const_scalar(self, operand, what: str, span):
+        if isinstance(operand, Weak) and operand.scalar_value() is not None:
+            v = operand.scalar_value()
+            return float(v) if operand.kind == "float" else int(v)
+        raise GdlTypeError(f"{what} must be a constant number, found {type_of(operand)}", span)
+
+    def const_shape(self, operand, span) -> tuple[int, ...]:
+        if isinstance(operand, tuple):
+            return operand
+        if isinstance(operand, Weak) and operand.const is not None and operand.const.ndim <= 1 \
+                and (operand.kind == "int" or operand.const.size == 0):
+            dims = tuple(int(d) for d in np.atleast_1d(operand.const))
+            for d in dims:
+                if d < 1:
+                    raise GdlTypeError(f"shape {list(dims)} has a dimension below 1; every "
+                                       "dimension is at least 1", span)
+            return dims
+        raise GdlTypeError(f"a shape must be an integer or a list of integers, found "
+                           f"{type_of(operand)}", span)
+
+    def const_axes(self, operand, span):
+        if isinstance(operand, Weak) and operand.const is not None and operand.const.ndim <= 1 \
+                and (operand.kind == "int" or operand.const.size == 0):
+            return int(operand.const) if operand.const.ndim == 0 else tuple(
+                int(a) for a in operand.const)
+        raise GdlTypeError(f"`axis` must be an integer or a list of integers, found "
+                           f"{type_of(operand)}", span)
+
+    def const_bool(self, operand, what, span) -> bool:
+        if isinstance(operand, Weak) and operand.kind == "bool" and operand.scalar_value() \
+                is not None:
+            return bool(operand.scalar_value())
+        raise GdlTypeError(f"`{what}` must be true or false, found {type_of(operand)}", span)
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, root: ast.Expr) -> Operand:
+        """Evaluate an expression tree with an explicit stack (no recursion)."""
+        results: list[Operand] = []
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                kids = self.children(node)
+                stack.append((node, True))
+                stack.extend((k, False) for k in reversed(kids))
+                continue
+            n = len(self.children(node))
+            args = results[len(results) - n:] if n else []
+            del results[len(results) - n:]
+            results.append(self.combine(node, args))
+        assert len(results) == 1
+        return results[0]
+
+    @staticmethod
+    def children(node) -> list:
+        if isinstance(node, ast.ListLit):
+            return list(node.items)
+        if isinstance(node, ast.Unary):
+            return [node.operand]
+        if isinstance(node, ast.BinChain):
+            return list(node.operands)
+        if isinstance(node, (ast.Compare,)):
+            return [node.left, node.right]
+        if isinstance(node, ast.Power):
+            return [node.base, node.exponent]
+        if isinstance(node, ast.Call):
+            return list(node.args) + [k.value for k in node.kwargs if k.name != "dtype"]
+        return []
+
+    def combine(self, node, args: list) -> Operand:
+        if isinstance(node, ast.Num):
+            if not node.is_float and not -2**63 <= node.value < 2**63:
+                raise GdlTypeError(f"the integer literal {node.value} is too large (integers are "
+                                   "32-bit; write it as a float, e.g. 1e20)", node.span)
+            return constant(node.value, "float" if node.is_float else "int")
+        if isinstance(node, ast.Bool):
+            return constant(node.value, "bool")
+        if isinstance(node, ast.Str):
+            raise GdlTypeError("a string can only be the message of an `assert`", node.span)
+        if isinstance(node, ast.Name):
+            return self.name(node.name, node.span)
+        if isinstance(node, ast.ListLit):
+            return self.list_literal(node, args)
+        if isinstance(node, ast.Unary):
+            return self.apply("neg" if node.op == "-" else "not", args, {}, node.span)
+        if isinstance(node, ast.BinChain):
+            acc = args[0]
+            for i, (op, op_span) in enumerate(zip(node.ops, node.op_spans)):
+                if op in LATER_OPS:
+                    raise not_yet(LATER_OPS[op], op_span)
+                span = node.operands[0].span.to(node.operands[i + 1].span)
+                acc = self.apply(BINARY_OPS[op], [acc, args[i + 1]], {}, span)
+            return acc
+        if isinstance(node, ast.Compare):
+            return self.apply(COMPARE_OPS[node.op], args, {}, node.span)
+        if isinstance(node, ast.Power):
+            return self.apply("pow", args, {}, node.span)
+        if isinstance(node, ast.Call):
+            return self.call(node, args)
+        if isinstance(node, ast.Index):
+            raise not_yet("indexing and slicing", node.span)
+        raise AssertionError(f"unknown expression {type(node).__name__}")
+
+    def list_literal(self, node: ast.ListLit, items: list) -> Operand:
+        if not items:
+            return Weak("float", (0,), const=np.zeros((0,)))
+        if not all(isinstance(i, Weak) and i.const is not None for i in items):
+            raise not_yet("a list of computed values (use stack([...]) when it lands)",
+                          node.span)
+        shape = items[0].shape
+        for k, item in enumerate(items[1:], start=1):
+            if item.shape != shape:
+                raise GdlTypeError(
+                    f"ragged list: item {k + 1} has shape {list(item.shape)} but item 1 has "
+                    f"{list(shape)}; list literals must be rectangular", node.items[k].span)
+        kind = items[0].kind
+        for item in items[1:]:
+            kind = common_dtype([(None, kind), (None, item.kind)])[1]
+        return constant(np.stack([i.const.astype(FOLD_NP[kind]) for i in items]), kind)
+
+    def name(self, name: str, span: Span) -> Operand:
+        binding = self.block.lookup(name)
+        if binding is not None:
+            return binding.operand
+        if self.block.isolated and self.top.lookup(name) is not None:
+            raise GdlTypeError(f"{self.block.isolated} may use only literals and initialisers, "
+                               f"not `{name}`", span)
+        where = self.block.tombstone(name)
+        if where:
+            raise GdlTypeError(f"`{name}` is local to {where}; bind it before that block to "
+                               "carry its value out", span)
+        if name in LANGUAGE_BUILTINS:
+            raise GdlTypeError(f"`{name}` is a built-in function; call it as {name}(...)", span)
+        raise GdlTypeError(f"unknown name `{name}`: it is not bound at this point", span)
+
+    def call(self, node: ast.Call, args: list) -> Operand:
+        fn = BUILTINS.get(node.func)
+        if fn is None:
+            if node.func in LANGUAGE_BUILTINS:
+                raise not_yet(f"`{node.func}`", node.func_span)
+            raise GdlTypeError(f"unknown function `{node.func}`", node.func_span)
+        npos = len(node.args)
+        kwargs, dtype = {}, None
+        values = iter(args[npos:])
+        for kw in node.kwargs:
+            if kw.name == "dtype":
+                if not fn.takes_dtype:
+                    raise GdlTypeError(f"`{node.func}` takes no `dtype=`", kw.span)
+                dtype = self.dtype_arg(kw)
+                continue
+            kwargs[kw.name] = (next(values), kw.span)
+        bound = bind(fn, args[:npos], kwargs, node.span)
+        return fn.handler(self, bound, dtype, node.span)
+
+    @staticmethod
+    def dtype_arg(kw: ast.Keyword) -> DType:
+        if isinstance(kw.value, ast.Name) and kw.value.name in DTYPES:
+            return DTYPES[kw.value.name]
+        raise GdlTypeError("`dtype=` takes one of f32, f64, i32, bool", kw.value.span)
