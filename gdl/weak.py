@@ -73,33 +73,44 @@ def typed_const(arr: np.ndarray, dtype: DType) -> np.ndarray:
     return np.asarray(arr).astype(dtype.np)
 
 
+def _arg_dtype(item: Weak, arg: Any, dt: DType) -> DType:
+    """The dtype an argument of `item` is emitted at when `item` is emitted at `dt`.
+
+    Arithmetic arguments share the result's dtype; an initialiser's
+    arguments (a seed) keep their own.
+    """
+    if not item.init:
+        return dt
+    return arg.type.dtype if isinstance(arg, Value) else DEFAULT_FOR_KIND[arg.kind]
+
+
 def emit(e: Emitter, w: Weak, dtype: DType) -> Value:
-    """Graph nodes computing `w` at `dtype`; shared sub-expressions are emitted once."""
-    done: dict[int, Value] = {}
-    stack: list[tuple[Any, DType, bool]] = [(w, dtype, False)]
+    """Graph nodes computing `w` at `dtype`; shared sub-expressions are emitted once.
+
+    A post-order walk with an explicit stack, so long literal chains do not
+    recurse.
+    """
+    done: dict[tuple[int, DType], Value] = {}
+    stack: list[tuple[Weak, DType, bool]] = [(w, dtype, False)]
     while stack:
         item, dt, expanded = stack.pop()
-        if not isinstance(item, Weak):
+        key = (id(item), dt)
+        if key in done:
             continue
-        key = id(item)
-        if (key, dt) in done:
-            continue
-        arg_dt = lambda a: (dt if not item.init else  # noqa: E731
-                            (a.type.dtype if isinstance(a, Value) else DEFAULT_FOR_KIND[a.kind]))
         if item.const is not None:
-            arr = typed_const(item.const, dt)
-            done[(key, dt)] = e.const(arr, dt)
+            done[key] = e.const(typed_const(item.const, dt), dt)
             continue
         if not expanded:
             stack.append((item, dt, True))
-            for a in item.args:
-                stack.append((a, arg_dt(a), False))
+            stack.extend((a, _arg_dtype(item, a, dt), False) for a in item.args
+                         if isinstance(a, Weak))
             continue
-        inputs = [a if isinstance(a, Value) else done[(id(a), arg_dt(a))] for a in item.args]
+        inputs = [a if isinstance(a, Value) else done[(id(a), _arg_dtype(item, a, dt))]
+                  for a in item.args]
         attrs = dict(item.attrs)
         if item.init:
             attrs["dtype"] = dt
-        done[(key, dt)] = e.op(item.op, *inputs, **attrs)
+        done[key] = e.op(item.op, *inputs, **attrs)
     return done[(id(w), dtype)]
 
 

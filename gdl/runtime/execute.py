@@ -202,8 +202,10 @@ class Executor:
             if isinstance(src, DevTensor):
                 env[node.out] = DevTensor(src.buf, t, None if src.host is None
                                           else src.host.reshape(t.shape))
-            elif isinstance(src, ConstTensor):
-                env[node.out] = ConstTensor(src.array.reshape(t.shape))
+            elif isinstance(src, ConstTensor):      # a literal stays one upload per plan
+                if node.out not in self.consts:
+                    self.consts[node.out] = ConstTensor(src.array.reshape(t.shape))
+                env[node.out] = self.consts[node.out]
             else:
                 env[node.out] = np.asarray(src).reshape(t.shape)
         else:

@@ -148,7 +148,8 @@ class Planner:
                 res[node.out] = HOST
                 steps.append(HostStep(node, "host"))
             elif kind == "alias":
-                res[node.out] = res[node.inputs[0]] if res[node.inputs[0]] != CONST else DEVICE
+                src = res[node.inputs[0]]
+                res[node.out] = HOST if src == HOST and host_type(node.out.type) else DEVICE
                 steps.append(HostStep(node, "alias"))
             elif kind == "tape":
                 stack_res = HOST if host_type(node.outputs[0].type) else DEVICE
