@@ -26,9 +26,8 @@ from .weak import FOLD_LIMIT, FOLD_NP, Weak, constant, emit as emit_weak, fold_d
 KEYWORDS = frozenset("var input out while if else fn return assert print true false "
                      "and or not".split())
 BINARY_OPS = MappingProxyType({"+": "add", "-": "sub", "*": "mul", "/": "div",
+                               "//": "floordiv", "%": "mod", "@": "matmul",
                                "and": "and", "or": "or"})
-LATER_OPS = MappingProxyType({"//": "floor division `//`", "%": "modulo `%`",
-                              "@": "matrix product `@`"})
 COMPARE_OPS = MappingProxyType({"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq",
                                 "!=": "ne"})
 AUG_OPS = MappingProxyType({"+=": "+", "-=": "-", "*=": "*", "/=": "/"})
@@ -137,6 +136,27 @@ class ExpressionBuilder:
         w = Weak(kind, tuple(shape), op=opname, args=tuple(args), attrs=attrs, init=True)
         return w if dtype is None else self.to_value(w, dtype, span)
 
+    # what built-in calls may ask of an operand -------------------------
+
+    @staticmethod
+    def shape_of(operand: Operand) -> tuple[int, ...]:
+        return operand.shape if isinstance(operand, Weak) else operand.type.shape
+
+    @staticmethod
+    def dtype_of(operand: Operand) -> DType | None:
+        """The dtype of a strong value; None for a weak literal (not fixed yet)."""
+        return None if isinstance(operand, Weak) else operand.type.dtype
+
+    @staticmethod
+    def kind_of(operand: Operand) -> str:
+        """"bool", "int" or "float", weak or strong."""
+        return operand.kind if isinstance(operand, Weak) else operand.type.dtype.kind
+
+    @staticmethod
+    def literal(operand: Operand):
+        """The Python scalar of a constant scalar literal, else None."""
+        return operand.scalar_value() if isinstance(operand, Weak) else None
+
     # constant arguments of built-ins ------------------------------------
 
     def const_scalar(self, operand, what: str, span):
@@ -228,8 +248,8 @@ class ExpressionBuilder:
         if isinstance(node, ast.BinChain):
             acc = args[0]
             for i, (op, op_span) in enumerate(zip(node.ops, node.op_spans)):
-                if op in LATER_OPS:
-                    raise not_yet(LATER_OPS[op], op_span)
+                if BINARY_OPS[op] not in OPS:
+                    raise not_yet(f"the operator `{op}`", op_span)
                 span = node.operands[0].span.to(node.operands[i + 1].span)
                 acc = self.apply(BINARY_OPS[op], [acc, args[i + 1]], {}, span)
             return acc

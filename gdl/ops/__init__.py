@@ -1,17 +1,18 @@
-"""The one op table, `OPS`: every op of GDL by name, read-only.
+"""The one op table, `OPS`, and the built-in functions, `CALLS`, by name, read-only.
 
-Each family module defines its ops as `OpDef` records in a `DEFS` tuple;
-this package gathers them.  Adding an op touches its family file only.
+Each family module defines its ops as `OpDef` records in a `DEFS` tuple and
+the built-in functions that build them as `Call` records in `CALLS`; this
+package gathers them.  Adding an op touches its family file only.
 """
 from __future__ import annotations
 
 from types import MappingProxyType
 
 from ..ir import Builder
-from . import control, elementwise, init, linalg, reduce, shape
-from .base import Emitter, OpDef
+from . import control, elementwise, init, linalg, math, reduce, shape
+from .base import Call, Emitter, OpDef
 
-_FAMILIES = (elementwise, reduce, linalg, shape, init, control)
+_FAMILIES = (elementwise, math, reduce, linalg, shape, init, control)
 
 
 def _table() -> MappingProxyType:
@@ -26,9 +27,21 @@ def _table() -> MappingProxyType:
 OPS = _table()
 
 
+def _calls() -> MappingProxyType:
+    table: dict[str, Call] = {}
+    for family in _FAMILIES:
+        for call in family.CALLS:
+            assert call.name not in table, f"built-in {call.name} defined twice"
+            table[call.name] = call
+    return MappingProxyType(table)
+
+
+CALLS = _calls()
+
+
 def emitter(builder: Builder, span=None) -> Emitter:
     """An Emitter over `builder` that builds ops from `OPS`."""
     return Emitter(builder, OPS, span)
 
 
-__all__ = tuple(["OPS", "OpDef", "Emitter", "emitter"])
+__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter")

@@ -99,6 +99,40 @@ class OpDef:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+# ---------------------------------------------------------------- calls
+
+REQUIRED = object()      # a call parameter without a default
+
+
+@dataclass(frozen=True)
+class Call:
+    """A built-in function of the language: its parameters and how a call becomes ops.
+
+    `params` are (name, default or REQUIRED) in positional order; `handler(ctx,
+    args, dtype, span)` gets the bound arguments (operands, or None where a
+    default applies), the `dtype=` keyword if `takes_dtype`, and the builder
+    context `ctx` (see expressions.ExpressionBuilder: apply, to_value, init,
+    const_*, shape_of, kind_of, literal).  It lives next to the op it builds.
+    """
+
+    name: str
+    params: tuple[tuple[str, Any], ...]
+    handler: Callable[..., Any]
+    takes_dtype: bool = False
+
+
+def unary_call(name: str, opname: str | None = None) -> Call:
+    """`name(x)`: one op applied to one operand."""
+    return Call(name, (("x", REQUIRED),),
+                lambda ctx, a, dtype, span: ctx.apply(opname or name, [a["x"]], {}, span))
+
+
+def binary_call(name: str, opname: str | None = None) -> Call:
+    """`name(a, b)`: one op applied to two operands."""
+    return Call(name, (("a", REQUIRED), ("b", REQUIRED)),
+                lambda ctx, a, dtype, span: ctx.apply(opname or name, [a["a"], a["b"]], {}, span))
+
+
 # ---------------------------------------------------------------- type helpers
 
 def tensor(t: Type, what: str, span: Span | None) -> TensorType:

@@ -134,3 +134,5 @@ GET = OpDef("get", _get_infer, lambda s, i: s.get(int(i)), Host(), adjoint=_tape
             foldable=False, doc="get(S, i): element i of the tape S")
 
 DEFS = (WHILE, IF, STACK_NEW, PUSH, GET)
+
+CALLS = ()

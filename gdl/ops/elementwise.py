@@ -12,8 +12,8 @@ import numpy as np
 
 from ..dtype import BOOL, I32, DType, TensorType
 from ..errors import GdlTypeError
-from .base import (Elementwise, OpDef, binary_infer, require_bool, same_dtype, tensor,
-                   unary_float_infer, broadcast_types)
+from .base import (Elementwise, OpDef, binary_infer, broadcast_types, require_bool,
+                   same_dtype, tensor, unary_call, unary_float_infer)
 
 
 def _numeric_infer(name: str):
@@ -256,3 +256,5 @@ CAST = OpDef(
 
 DEFS = (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, LT, LE, GT, GE, EQ, NE, AND, OR, NOT,
         WHERE, CAST)
+
+CALLS = (unary_call("exp"), unary_call("log"))

@@ -8,12 +8,14 @@ Imports `ops.base`, `dtype`, `errors`, numpy, `philox`.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import philox
 from ..dtype import F32, F64, I32, DType, TensorType
 from ..errors import GdlTypeError
-from .base import Elementwise, Host, OpDef, tensor
+from .base import REQUIRED, Call, Elementwise, Host, OpDef, tensor
 
 
 def c_literal(value, dtype: DType) -> str:
@@ -122,3 +124,71 @@ RANDN = OpDef(
     differentiable=False, doc="standard normal by Box-Muller on Philox4x32-10")
 
 DEFS = (CONST, FILL, ARANGE, RAND, RANDN)
+
+
+# ---------------------------------------------------------------- calls
+
+def _arange_call(ctx, a, dtype, span):
+    """arange(stop) or arange(start, stop[, step]): compile-time bounds."""
+    first = ctx.const_scalar(a["start"], "the bounds of `arange`", span)
+    parts = [first] if a["stop"] is None else [
+        first, ctx.const_scalar(a["stop"], "the bounds of `arange`", span)]
+    if a["step"] is not None:
+        if a["stop"] is None:
+            raise GdlTypeError("`arange` with a step needs start and stop too", span)
+        parts.append(ctx.const_scalar(a["step"], "the step of `arange`", span))
+    start, stop, step = (0, parts[0], 1) if len(parts) == 1 else (
+        parts[0], parts[1], parts[2] if len(parts) == 3 else 1)
+    if step == 0:
+        raise GdlTypeError("`arange` needs a non-zero step", span)
+    count = math.ceil((stop - start) / step)
+    if count < 1:
+        raise GdlTypeError(f"arange({start}, {stop}, {step}) is empty; every dimension is at "
+                           "least 1", span)
+    is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in parts)
+    return ctx.init("arange", "int" if is_int else "float", (count,), (),
+                    {"start": start, "step": step, "count": count}, dtype, span)
+
+
+def _fill_call(value):
+    """zeros(shape) / ones(shape): a constant fill, weak unless `dtype=` is given."""
+    def handler(ctx, a, dtype, span):
+        shape = ctx.const_shape(a["shape"], span)
+        return ctx.init("fill", "float", shape, (), {"value": value, "shape": shape}, dtype, span)
+    return handler
+
+
+def _full_call(ctx, a, dtype, span):
+    """full(shape, v): a constant v fills; a computed scalar v is broadcast."""
+    shape = ctx.const_shape(a["shape"], span)
+    v = a["v"]
+    if ctx.shape_of(v) != ():
+        raise GdlTypeError(f"`full` needs a scalar fill value, found shape "
+                           f"{list(ctx.shape_of(v))}", span)
+    if ctx.literal(v) is not None:
+        return ctx.init("fill", ctx.kind_of(v), shape, (), {"value": ctx.literal(v),
+                                                             "shape": shape}, dtype, span)
+    return ctx.apply("broadcast_to", [ctx.to_value(v, dtype, span)], {"shape": shape}, span)
+
+
+def _random_call(opname):
+    """rand/randn(shape, seed=): a constant or run-time integer seed."""
+    def handler(ctx, a, dtype, span):
+        shape = ctx.const_shape(a["shape"], span)
+        seed = a["seed"]
+        if ctx.shape_of(seed) != () or ctx.kind_of(seed) != "int":
+            raise GdlTypeError(f"the seed of `{opname}` must be an integer scalar", span)
+        if dtype is not None and not dtype.is_float:
+            raise GdlTypeError(f"`{opname}` makes floats; dtype={dtype} is not one", span)
+        return ctx.init(opname, "float", shape, (seed,), {"shape": shape}, dtype, span)
+    return handler
+
+
+CALLS = (
+    Call("arange", (("start", REQUIRED), ("stop", None), ("step", None)), _arange_call, True),
+    Call("zeros", (("shape", ()),), _fill_call(0), True),
+    Call("ones", (("shape", ()),), _fill_call(1), True),
+    Call("full", (("shape", REQUIRED), ("v", REQUIRED)), _full_call, True),
+    Call("rand", (("shape", ()), ("seed", REQUIRED)), _random_call("rand"), True),
+    Call("randn", (("shape", ()), ("seed", REQUIRED)), _random_call("randn"), True),
+)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..dtype import BOOL, TensorType
 from ..errors import GdlTypeError
-from .base import OpDef, Reduce, same_dtype, tensor
+from .base import OpDef, Reduce, binary_call, same_dtype, tensor
 
 
 def _dot_infer(ts, attrs, span):
@@ -34,3 +34,5 @@ DOT = OpDef("dot", _dot_infer, _dot_numpy, Reduce("add", pre="({0} * {1})"),
             promote="all", doc="dot(a, b): inner product of two vectors")
 
 DEFS = (DOT,)
+
+CALLS = (binary_call("dot"),)

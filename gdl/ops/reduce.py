@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtype import BOOL, TensorType
+from ..dtype import BOOL, I32, TensorType
 from ..errors import GdlTypeError
-from .base import OpDef, Reduce, normalize_axes, reduced_shape, require_float, tensor
+from .base import (REQUIRED, Call, OpDef, Reduce, normalize_axes, reduced_shape,
+                   require_float, tensor, unary_call)
 
 
 def _sum_infer(ts, attrs, span):
@@ -63,3 +64,21 @@ NORM = OpDef("norm", _norm_infer, _norm_numpy,
 
 
 DEFS = (SUM, NORM)
+
+
+def _sum_call(ctx, a, dtype, span):
+    """sum(x, axis=None, keepdims=false); summing bools counts them."""
+    x = a["x"]
+    if ctx.dtype_of(x) == BOOL:
+        x = ctx.to_value(x, I32, span)
+    axes = None
+    if a["axis"] is not None:
+        axes = normalize_axes(ctx.const_axes(a["axis"], span), len(ctx.shape_of(x)), "sum", span)
+    keepdims = False if a["keepdims"] is None else ctx.const_bool(a["keepdims"], "keepdims", span)
+    return ctx.apply("sum", [x], {"axis": axes, "keepdims": keepdims}, span)
+
+
+CALLS = (
+    Call("sum", (("x", REQUIRED), ("axis", None), ("keepdims", None)), _sum_call),
+    unary_call("norm"),
+)

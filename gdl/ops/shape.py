@@ -10,7 +10,7 @@ import numpy as np
 
 from ..dtype import TensorType, broadcast_shapes
 from ..errors import GdlTypeError
-from .base import Alias, Elementwise, OpDef, tensor
+from .base import Alias, Elementwise, OpDef, tensor, unary_call
 
 
 def _broadcast_infer(ts, attrs, span):
@@ -54,3 +54,5 @@ STOP_GRAD = OpDef(
     doc="stop_grad(x): the value of x, through which no gradient flows")
 
 DEFS = (BROADCAST_TO, RESHAPE, STOP_GRAD)
+
+CALLS = (unary_call("stop_grad"),)

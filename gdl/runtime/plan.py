@@ -18,7 +18,7 @@ from typing import Any
 from ..dtype import BOOL, I32, StackType, Type
 from ..ir import Graph, Node, Region, Value
 from ..ops import OPS
-from ..ops.base import Alias, Elementwise, Reduce
+from ..ops.base import Alias, Elementwise, Kernel, Reduce
 from . import codegen
 
 HOST, DEVICE, CONST = "host", "device", "const"
@@ -156,8 +156,8 @@ class Planner:
                 res[node.out] = stack_res if node.op != "get" else (
                     HOST if host_type(node.inputs[0].type) else DEVICE)
                 steps.append(HostStep(node, "tape"))
-            elif kind == "reduce":
-                specs = codegen.reduction(node)
+            elif kind == "kernel":
+                specs = codegen.kernels_for(node)
                 self.specs.extend(specs)
                 steps.append(Launch(specs, [node]))
                 res[node.out] = DEVICE
@@ -180,8 +180,8 @@ class Planner:
             return "tape"
         if isinstance(op.lower, Alias):
             return "alias"
-        if isinstance(op.lower, Reduce):
-            return "reduce"
+        if isinstance(op.lower, (Reduce, Kernel)):
+            return "kernel"
         if isinstance(op.lower, Elementwise):
             if node.op in HOST_OPS and host_type(node.out.type) and all(
                     res[i] == HOST or (res[i] == CONST and host_type(i.type)) for i in node.inputs):

@@ -1,0 +1,84 @@
+"""The vocabulary of generated kernels: templates, argument specs, names, strides.
+
+Every kernel generator (elementwise groups in `codegen`, reductions in
+`gen_reduce`, and the other `gen_*` modules) describes its kernel as a
+`KernelSpec`: the full source text, the arguments the executor binds (device
+buffers of values, host scalars, sizes) and the work size.  Kernel names are
+hashes of their text, so one program can hold every kernel of a plan.
+Imports `ir`, `dtype`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from string import Template
+from typing import Any
+
+from ..dtype import DType
+
+FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable"
+
+
+def template(name: str) -> Template:
+    """A kernel template from the package's kernels/ folder, its header comment dropped.
+
+    The comment documents the template's placeholders; generated programs
+    need it once, not once per kernel.
+    """
+    text = (resources.files("gdl") / "kernels" / name).read_text()
+    if text.startswith("/*"):
+        text = text[text.index("*/") + 2:].lstrip("\n")
+    return Template(text)
+
+
+def c_type(dt: DType) -> str:
+    return dt.c_name
+
+
+def strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major element strides of a contiguous tensor."""
+    out, acc = [], 1
+    for d in reversed(shape):
+        out.append(acc)
+        acc *= d
+    return tuple(reversed(out))
+
+
+def broadcast_strides(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...]:
+    """Strides reading `shape` as if broadcast to `target` (0 on stretched axes)."""
+    lead = len(target) - len(shape)
+    own = strides(shape)
+    return tuple(0 if i < lead or shape[i - lead] == 1 else own[i - lead]
+                 for i in range(len(target)))
+
+
+def kernel_name(prefix: str, text: str) -> str:
+    return f"{prefix}_{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One kernel argument.
+
+    `kind`: "in" (the device buffer of `value`), "host" (the host scalar
+    `value` as a C scalar of `dtype`), "out" (a fresh buffer that becomes
+    `value`), "partial" (a scratch buffer shared by the kernels of one
+    launch), or "u32" (the int `value`).
+    """
+
+    kind: str
+    value: Any          # a Value for in/host/out, an int for u32
+    dtype: DType | None = None
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A generated kernel: its name, full source text, arguments, work size."""
+
+    name: str
+    source: str
+    args: tuple[Arg, ...]
+    global_size: int
+    uses_fp64: bool
+    uses_random: tuple[str, ...] = ()
