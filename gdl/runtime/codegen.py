@@ -20,12 +20,13 @@ from ..ir import Node, Value
 from ..ops import OPS
 from ..ops.base import Elementwise, Kernel, Reduce
 from ..ops.init import c_literal
-from . import gen_reduce
+from . import gen_linalg, gen_reduce, gen_scan, gen_shape
 from .kernel_text import (FP64_PRAGMA, Arg, KernelSpec, broadcast_strides, c_type, kernel_name,
                           template)
 
 # Generators of `Kernel(name)` lowerings: name -> function(node) -> [KernelSpec].
-GENERATORS = MappingProxyType({**gen_reduce.GENERATORS})
+GENERATORS = MappingProxyType({**gen_reduce.GENERATORS, **gen_scan.GENERATORS,
+                               **gen_linalg.GENERATORS, **gen_shape.GENERATORS})
 
 
 # ---------------------------------------------------------------- elementwise
