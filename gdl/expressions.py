@@ -10,6 +10,7 @@ Imports `syntax`, `ir`, `ops`, `builtins`, `weak`, `dtype`, `errors`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from . import syntax as ast
 from .builtins import BUILTINS, LANGUAGE_BUILTINS, bind
-from .dtype import DEFAULT_FOR_KIND, DTYPES, F32, DType, TensorType, common_dtype
+from .dtype import DEFAULT_FOR_KIND, DTYPES, F32, I32, DType, TensorType, common_dtype
 from .errors import GdlTypeError, Span
 from .ir import Value
 from .ops import OPS, emitter
@@ -35,6 +36,14 @@ AUG_OPS = MappingProxyType({"+=": "+", "-=": "-", "*=": "*", "/=": "/"})
 WEAK_PRESERVING = frozenset("add sub mul div neg pow exp log".split())
 
 Operand = Any   # Value | Weak
+
+
+@dataclass(frozen=True, eq=False)
+class TensorList:
+    """A list literal of computed values: an argument of concat/stack, else their stack."""
+
+    items: tuple
+    span: Span
 
 
 class NotYet(GdlTypeError):
@@ -68,8 +77,8 @@ class ExpressionBuilder:
             if dtype is None:
                 dtype = DEFAULT_FOR_KIND[operand.kind]
             return emit_weak(self.e(span), operand, dtype)
-        if not isinstance(operand, Value):
-            raise GdlTypeError("a list of computed values is not supported yet here", span)
+        if isinstance(operand, TensorList):
+            return self.to_value(self.tensor(operand, span), dtype, span)
         if dtype is not None and operand.type.dtype != dtype:
             return self.e(span).cast(operand, dtype)
         return operand
@@ -81,9 +90,7 @@ class ExpressionBuilder:
         idx = {"all": range(len(operands)), "float": range(len(operands)),
                "tail": range(1, len(operands)), "tail_float": range(1, len(operands))}.get(
                    mode, range(0))
-        for o in operands:
-            if not isinstance(o, (Weak, Value)):
-                raise GdlTypeError("a list of computed values is not supported yet here", span)
+        operands = [self.tensor(o, span) for o in operands]
         target, kind = common_dtype(
             (None, o.kind) if isinstance(o, Weak) else (o.type.dtype, o.type.dtype.kind)
             for i, o in enumerate(operands) if i in idx)
@@ -165,14 +172,15 @@ class ExpressionBuilder:
             return float(v) if operand.kind == "float" else int(v)
         raise GdlTypeError(f"{what} must be a constant number, found {type_of(operand)}", span)
 
-    def const_shape(self, operand, span) -> tuple[int, ...]:
+    def const_shape(self, operand, span, allow_minus_one: bool = False) -> tuple[int, ...]:
+        """A compile-time shape: an int or a list of ints, each at least 1 (or one -1)."""
         if isinstance(operand, tuple):
             return operand
         if isinstance(operand, Weak) and operand.const is not None and operand.const.ndim <= 1 \
                 and (operand.kind == "int" or operand.const.size == 0):
             dims = tuple(int(d) for d in np.atleast_1d(operand.const))
             for d in dims:
-                if d < 1:
+                if d < 1 and not (allow_minus_one and d == -1):
                     raise GdlTypeError(f"shape {list(dims)} has a dimension below 1; every "
                                        "dimension is at least 1", span)
             return dims
@@ -227,6 +235,14 @@ class ExpressionBuilder:
             return [node.base, node.exponent]
         if isinstance(node, ast.Call):
             return list(node.args) + [k.value for k in node.kwargs if k.name != "dtype"]
+        if isinstance(node, ast.Index):
+            kids = [node.target]
+            for sub in node.subscripts:
+                if isinstance(sub, ast.Slice):
+                    kids.extend(p for p in (sub.start, sub.stop, sub.step) if p is not None)
+                else:
+                    kids.append(sub)
+            return kids
         return []
 
     def combine(self, node, args: list) -> Operand:
@@ -260,15 +276,14 @@ class ExpressionBuilder:
         if isinstance(node, ast.Call):
             return self.call(node, args)
         if isinstance(node, ast.Index):
-            raise not_yet("indexing and slicing", node.span)
+            return self.index(node, args[0], iter(args[1:]))
         raise AssertionError(f"unknown expression {type(node).__name__}")
 
     def list_literal(self, node: ast.ListLit, items: list) -> Operand:
         if not items:
             return Weak("float", (0,), const=np.zeros((0,)))
         if not all(isinstance(i, Weak) and i.const is not None for i in items):
-            raise not_yet("a list of computed values (use stack([...]) when it lands)",
-                          node.span)
+            return TensorList(tuple(items), node.span)
         shape = items[0].shape
         for k, item in enumerate(items[1:], start=1):
             if item.shape != shape:
@@ -279,6 +294,83 @@ class ExpressionBuilder:
         for item in items[1:]:
             kind = common_dtype([(None, kind), (None, item.kind)])[1]
         return constant(np.stack([i.const.astype(FOLD_NP[kind]) for i in items]), kind)
+
+    def index(self, node: ast.Index, target: Operand, parts) -> Operand:
+        """x[...]: compile-time subscripts make one strided view, run-time ones `index` ops."""
+        target = self.tensor(target, node.span)
+        shape = self.shape_of(target)
+        if len(node.subscripts) > len(shape):
+            raise GdlTypeError(f"too many indices: the value has rank {len(shape)} "
+                               f"({type_of(target)}) but {len(node.subscripts)} are given",
+                               node.span)
+        spec, dynamic = [], []
+        for axis, sub in enumerate(node.subscripts):
+            n = shape[axis]
+            if isinstance(sub, ast.Slice):
+                bounds = [None if p is None else self.const_int(next(parts), "a slice bound",
+                                                                p.span)
+                          for p in (sub.start, sub.stop, sub.step)]
+                if bounds[2] == 0:
+                    raise GdlTypeError("a slice step cannot be 0", sub.span)
+                start, stop, step = slice(*bounds).indices(n)
+                count = len(range(start, stop, step))
+                if count == 0:
+                    raise GdlTypeError(f"the slice selects nothing from an axis of length {n}; "
+                                       "every dimension is at least 1", sub.span)
+                spec.append(("s", start, step, count))
+                continue
+            value = next(parts)
+            k = self.literal(value) if isinstance(value, Weak) else None
+            if isinstance(k, int) and not isinstance(k, bool) and value.kind == "int":
+                if not -n <= k < n:
+                    raise GdlTypeError(f"index {k} is out of range for axis {axis} of length "
+                                       f"{n} (expected {-n} to {n - 1})", sub.span)
+                spec.append(("i", k % n))
+                continue
+            if isinstance(value, Value) and value.type == TensorType(I32, ()):
+                spec.append(("s", 0, 1, n))
+                dynamic.append((len([s for s in spec if s[0] == "s"]) - 1, value, sub.span))
+                continue
+            raise GdlTypeError(f"an index must be an integer: a literal or an i32 scalar, found "
+                               f"{type_of(value)}", sub.span)
+        spec.extend(("s", 0, 1, n) for n in shape[len(node.subscripts):])
+        result = target
+        if any(s != ("s", 0, 1, n) for s, n in zip(spec, shape)):
+            result = self.apply("slice", [result], {"spec": tuple(spec)}, node.span)
+        for position, value, span in reversed(dynamic):
+            result = self.apply("index", [result, value], {"axis": position}, node.span)
+        return result
+
+    def const_int(self, operand, what: str, span) -> int:
+        value = self.literal(operand)
+        if not isinstance(value, int) or isinstance(value, bool) or self.kind_of(operand) != "int":
+            raise GdlTypeError(f"{what} must be a constant integer, found {type_of(operand)}",
+                               span)
+        return value
+
+    def tensor(self, operand: Operand, span) -> Operand:
+        """A tensor operand: a list of computed values becomes their stack (as NumPy's array)."""
+        if isinstance(operand, TensorList):
+            return self.call_named("stack", [operand], span)
+        return operand
+
+    def items(self, operand: Operand, what: str, span) -> list:
+        """The operands of a list argument (`concat([a, b])`, `stack([...])`)."""
+        if isinstance(operand, TensorList):
+            items = [self.tensor(i, span) for i in operand.items]
+        elif isinstance(operand, Weak) and operand.const is not None and operand.const.ndim >= 1:
+            items = [Weak(operand.kind, operand.shape[1:], const=row) for row in operand.const]
+        else:
+            raise GdlTypeError(f"`{what}` takes a list of tensors, e.g. {what}([a, b]); found "
+                               f"{type_of(operand)}", span)
+        if not items:
+            raise GdlTypeError(f"`{what}` needs at least one tensor", span)
+        return items
+
+    def call_named(self, name: str, args: list, span) -> Operand:
+        """Call built-in `name` from another call or rule (positional arguments only)."""
+        fn = BUILTINS[name]
+        return fn.handler(self, bind(fn, args, {}, span), None, span)
 
     def name(self, name: str, span: Span) -> Operand:
         binding = self.block.lookup(name)

@@ -30,7 +30,7 @@ from gdl.dtype import BOOL, F32, F64, I32, DType
 from gdl.errors import GdlTypeError
 from gdl.interp import evaluate
 from gdl.ops import OPS, emitter
-from gdl.ops.base import Alias, Elementwise, Host, Kernel, Reduce
+from gdl.ops.base import Alias, Elementwise, Host, Kernel, Reduce, View
 from gdl.ir import Builder, IdSource
 from gdl.verify import verify
 
@@ -54,7 +54,7 @@ def test_op_record_is_complete(name):
     op = OPS[name]
     assert op.name == name
     assert op.numpy is not None or op.interpret is not None, f"{name}: no reference semantics"
-    assert isinstance(op.lower, (Elementwise, Reduce, Kernel, Alias, Host)), \
+    assert isinstance(op.lower, (Elementwise, Reduce, Kernel, View, Alias, Host)), \
         f"{name}: no lowering ({op.lower!r})"
     if op.differentiable:
         assert op.adjoint is not None or op.ad_rules is not None, \

@@ -9,10 +9,10 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from ..ir import Builder
-from . import control, elementwise, init, linalg, math, reduce, shape
+from . import control, elementwise, init, linalg, math, reduce, shape, views
 from .base import Call, Emitter, OpDef
 
-_FAMILIES = (elementwise, math, reduce, linalg, shape, init, control)
+_FAMILIES = (elementwise, math, reduce, linalg, shape, views, init, control)
 
 
 def _table() -> MappingProxyType:

@@ -56,6 +56,33 @@ class Kernel:
 
 
 @dataclass(frozen=True)
+class ViewMap:
+    """How a view's output coordinates address its input (an affine map).
+
+    `out_dims[d]` is `(input axis, step)` for an output axis that walks input
+    axis `axis` `step` elements at a time, or `(None, 0)` for an axis that
+    repeats (broadcast).  `offsets[e]` is the fixed starting coordinate on
+    input axis e; `dynamic` lists `(operand index, input axis)` pairs whose
+    starting coordinate is a run-time i32 scalar operand instead.
+    """
+
+    out_dims: tuple[tuple[int | None, int], ...]
+    offsets: tuple[int, ...]
+    dynamic: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class View:
+    """No copy: consumers read the input through `map(in_types, attrs) -> ViewMap`.
+
+    The planner composes chains of views into one strided load in the
+    kernels that read them (transpose, slices, indexing).
+    """
+
+    map: Callable[[tuple[Type, ...], Mapping[str, Any]], ViewMap]
+
+
+@dataclass(frozen=True)
 class Alias:
     """No kernel: the output is the input buffer seen through another type."""
 
@@ -65,7 +92,7 @@ class Host:
     """Handled by the plan itself: control flow, stacks, leaves."""
 
 
-Lowering = Elementwise | Reduce | Kernel | Alias | Host
+Lowering = Elementwise | Reduce | Kernel | View | Alias | Host
 
 
 # ---------------------------------------------------------------- the record

@@ -21,7 +21,7 @@ from ..ops import OPS
 from ..ops.base import Elementwise, Kernel, Reduce
 from ..ops.init import c_literal
 from . import gen_linalg, gen_reduce, gen_scan, gen_shape
-from .kernel_text import (FP64_PRAGMA, Arg, KernelSpec, broadcast_strides, c_type, kernel_name,
+from .kernel_text import (FP64_PRAGMA, Arg, KernelSpec, StridedView, c_type, kernel_name,
                           template)
 
 # Generators of `Kernel(name)` lowerings: name -> function(node) -> [KernelSpec].
@@ -31,13 +31,40 @@ GENERATORS = MappingProxyType({**gen_reduce.GENERATORS, **gen_scan.GENERATORS,
 
 # ---------------------------------------------------------------- elementwise
 
-def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Value, str]],
+def _load(j: int, view: StridedView, shape: tuple[int, ...], ct: str, name: str,
+          params: list[str], args: list[Arg], late: list[tuple[str, Arg]]) -> tuple[str, bool]:
+    """The load of input j through its view, and whether it needs coordinates."""
+    params.append(f"__global const {ct} *in{j}")
+    args.append(Arg("in", view.base))
+    offset = ""
+    if view.offset or view.dynamic:
+        late.append((f"const int o{j}", Arg("offset", view)))
+        offset = f"o{j} + "
+    size = TensorType(BOOL, view.shape).size
+    if size == 1:
+        return f"    const {ct} {name} = in{j}[{offset or '0 + '}0];", False
+    if view.shape == shape and view.contiguous:
+        return f"    const {ct} {name} = in{j}[{offset}gid];", False
+    lead = len(shape) - len(view.shape)
+    terms = []
+    for d in range(len(shape)):
+        e = d - lead
+        if e < 0 or (view.shape[e] == 1 and shape[d] != 1) or view.strides[e] == 0:
+            continue
+        terms.append(f"(int)c{d} * s{j}_{d}")
+        late.append((f"const int s{j}_{d}", Arg("i32", view.strides[e])))
+    return f"    const {ct} {name} = in{j}[{offset}{' + '.join(terms) or '0'}];", True
+
+
+def elementwise(shape: tuple[int, ...], nodes: list[Node],
+                inputs: list[tuple[Value, str, StridedView | None]],
                 outputs: list[Value]) -> KernelSpec:
     """One kernel computing `nodes` over `shape`, storing `outputs`.
 
-    `inputs` are (value, mode) with mode "buf" (a device buffer read through
-    its broadcast map), "host" (a scalar kernel argument) or "const" (a
-    literal scalar inlined into the source).
+    `inputs` are (value, mode, view): mode "buf" reads the device buffer of
+    `view.base` through the view (a plain buffer, a broadcast, a slice, a
+    transpose, a run-time index: all are offsets and strides), "host" passes
+    a host scalar as a kernel argument.
     """
     size = TensorType(BOOL, shape).size
     reg: dict[Value, str] = {}
@@ -47,34 +74,20 @@ def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Va
     index_lines: list[str] = []
     mapped = False
     dims_args: list[Arg] = []
-    stride_args: list[Arg] = []
-    stride_params: list[str] = []   # after the dims, in the order of stride_args
+    late: list[tuple[str, Arg]] = []     # offsets and strides, after the dims
     fp64 = False
     random: set[str] = set()
 
-    for j, (v, mode) in enumerate(inputs):
+    for j, (v, mode, view) in enumerate(inputs):
         t = v.type
         ct = c_type(t.dtype)
         fp64 |= t.dtype == F64
         name = f"v{v.id}"
         reg[v] = name
         if mode == "buf":
-            params.append(f"__global const {ct} *in{j}")
-            args.append(Arg("in", v))
-            if t.shape == shape:
-                loads.append(f"    const {ct} {name} = in{j}[gid];")
-            elif t.size == 1:
-                loads.append(f"    const {ct} {name} = in{j}[0];")
-            else:
-                mapped = True
-                st = broadcast_strides(t.shape, shape)
-                terms = []
-                for d, s in enumerate(st):
-                    if s:
-                        terms.append(f"c{d} * s{j}_{d}")
-                        stride_params.append(f"const uint s{j}_{d}")
-                        stride_args.append(Arg("u32", s))
-                loads.append(f"    const {ct} {name} = in{j}[{' + '.join(terms) or '0'}];")
+            line, coords = _load(j, view, shape, ct, name, params, args, late)
+            loads.append(line)
+            mapped |= coords
         elif mode == "host":
             params.append(f"const {ct} h{j}")
             args.append(Arg("host", v, t.dtype))
@@ -117,7 +130,6 @@ def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Va
         for d in range(rank):
             params.append(f"const uint d{d}")
             dims_args.append(Arg("u32", shape[d]))
-        params.extend(stride_params)
         index_lines.append("    uint rest = gid;")
         for d in reversed(range(rank)):
             if d:
@@ -125,13 +137,15 @@ def elementwise(shape: tuple[int, ...], nodes: list[Node], inputs: list[tuple[Va
                 index_lines.append(f"    rest /= d{d};")
             else:
                 index_lines.append("    const uint c0 = rest;")
+    params.extend(p for p, _ in late)
     code = "\n".join(loads + body + outs)
     text = template("elementwise.cl").substitute(
         NAME="$NAME", PARAMS=",\n        ".join(params), IDX="uint",
         INDEX="\n".join(index_lines), BODY=code)
     name = kernel_name("gdl_ew", text)
-    return KernelSpec(name, text.replace("$NAME", name), tuple(args + dims_args + stride_args),
-                      size, fp64, tuple(sorted(random)))
+    return KernelSpec(name, text.replace("$NAME", name),
+                      tuple(args + dims_args + [a for _, a in late]), size, fp64,
+                      tuple(sorted(random)))
 
 
 def kernels_for(node: Node) -> list[KernelSpec]:

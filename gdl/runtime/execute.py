@@ -20,6 +20,7 @@ from ..dtype import TensorType
 from ..ir import Value
 from ..ops import OPS
 from ..ops.control import iteration_limit_error
+from ..ops.views import checked_index
 from ..weak import typed_const
 from .device import Device
 from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep, host_type
@@ -173,6 +174,10 @@ class Executor:
                     buf = self.device.allocate(t.nbytes)
                     env[a.value] = DevTensor(buf, t)
                     args.append(buf)
+                elif a.kind == "offset":
+                    args.append(np.int32(self.offset(a.value, env)))
+                elif a.kind == "i32":
+                    args.append(np.int32(a.value))
                 elif a.kind == "partial":
                     if partial is None:     # M * P accumulators of at most 8 bytes
                         partial = self.device.allocate(spec.global_size * 8)
@@ -184,6 +189,13 @@ class Executor:
             size = -(-spec.global_size // LOCAL) * LOCAL
             cl.enqueue_nd_range_kernel(self.queue, kern, (size,), None)
             self.counters.launches += 1
+
+    def offset(self, view, env: dict) -> int:
+        """A view's element offset with its run-time indices checked and added."""
+        total = view.offset
+        for d in view.dynamic:
+            total += checked_index(d.span, self.host(env[d.value]), d.size) * d.stride
+        return total
 
     def host_step(self, step: HostStep, env: dict) -> None:
         node = step.node

@@ -58,13 +58,55 @@ def kernel_name(prefix: str, text: str) -> str:
 
 
 @dataclass(frozen=True)
+class DynOffset:
+    """A run-time part of a view's offset: `stride` times the index `value`.
+
+    The executor checks the index against `size` (negative counts from the
+    end) and reports a bad one at `span`, the indexing expression.
+    """
+
+    value: Any          # an i32 scalar Value
+    stride: int
+    size: int
+    span: Any
+
+
+@dataclass(frozen=True)
+class StridedView:
+    """Where a value's elements sit in a buffer: `base`'s buffer, offset, strides.
+
+    A plain buffer is the view with offset 0 and row-major strides; slices,
+    transposes and run-time indices compose into one of these, so kernels
+    read them in place.  Strides may be 0 (broadcast) or negative.
+    """
+
+    base: Any           # the Value whose device buffer holds the elements
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    offset: int = 0
+    dynamic: tuple[DynOffset, ...] = ()
+
+    @property
+    def contiguous(self) -> bool:
+        """Row-major and gap-free from its offset: readable as `base[offset + k]`."""
+        return all(st == want for st, want, d in zip(self.strides, strides(self.shape),
+                                                      self.shape) if d != 1)
+
+
+def plain_view(v) -> StridedView:
+    """The view of a whole, contiguous buffer."""
+    return StridedView(v, v.type.shape, strides(v.type.shape))
+
+
+@dataclass(frozen=True)
 class Arg:
     """One kernel argument.
 
     `kind`: "in" (the device buffer of `value`), "host" (the host scalar
     `value` as a C scalar of `dtype`), "out" (a fresh buffer that becomes
     `value`), "partial" (a scratch buffer shared by the kernels of one
-    launch), or "u32" (the int `value`).
+    launch), "u32"/"i32" (the int `value`), or "offset" (the element offset
+    of the StridedView `value`, run-time indices included, as an i32).
     """
 
     kind: str

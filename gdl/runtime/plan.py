@@ -18,8 +18,9 @@ from typing import Any
 from ..dtype import BOOL, I32, StackType, Type
 from ..ir import Graph, Node, Region, Value
 from ..ops import OPS
-from ..ops.base import Alias, Elementwise, Kernel, Reduce
+from ..ops.base import Alias, Elementwise, Kernel, Reduce, View, ViewMap
 from . import codegen
+from .kernel_text import DynOffset, StridedView, plain_view, strides
 
 HOST, DEVICE, CONST = "host", "device", "const"
 
@@ -115,6 +116,7 @@ class Planner:
         res: dict[Value, str] = dict(zip(region.params, param_res, strict=True))
         later_uses = _last_use(region)
         steps: list[Any] = []
+        views: dict[Value, StridedView] = {}    # read in place by the kernels that use them
         group: list[Node] = []
         group_values: set[Value] = set()
         group_shape: tuple | None = None
@@ -122,8 +124,16 @@ class Planner:
         def flush(index: int) -> None:
             nonlocal group, group_values, group_shape
             if group:
-                steps.append(self.group_launch(group, group_values, res, later_uses, index))
+                steps.append(self.group_launch(group, group_values, res, later_uses, index,
+                                               views))
             group, group_values, group_shape = [], set(), None
+
+        def materialize(v: Value) -> None:
+            """Copy a view into a buffer of its own, for a consumer that needs one."""
+            if v in views:
+                spec = codegen.elementwise(v.type.shape, [], [(v, "buf", views.pop(v))], [v])
+                self.specs.append(spec)
+                steps.append(Launch([spec], []))
 
         for index, node in enumerate(region.nodes):
             op = OPS[node.op]
@@ -140,6 +150,23 @@ class Planner:
                 continue
             if any(i in group_values for i in node.inputs):
                 flush(index)
+            if kind == "view":
+                src = node.inputs[0]
+                ts = tuple(v.type for v in node.inputs)
+                views[node.out] = compose(views.get(src) or plain_view(src),
+                                          op.lower.map(ts, node.attr_dict), node)
+                res[node.out] = DEVICE
+                continue
+            if kind == "alias" and node.inputs[0] in views:
+                view = views[node.inputs[0]]
+                if node.op == "stop_grad" or view.contiguous:
+                    views[node.out] = StridedView(view.base, node.out.type.shape,
+                                                  strides(node.out.type.shape), view.offset,
+                                                  view.dynamic)
+                    res[node.out] = DEVICE
+                    continue
+            for v in node.inputs:
+                materialize(v)          # everything but elementwise kernels reads whole buffers
             if kind == "const":
                 res[node.out] = CONST
                 self.consts[node.out] = node
@@ -168,6 +195,8 @@ class Planner:
             else:
                 raise AssertionError(f"cannot plan op {node.op} ({op.lower})")
         flush(len(region.nodes))
+        for r in region.results:
+            materialize(r)
         return RegionPlan(region, steps, res)
 
     def node_kind(self, node: Node, res: dict[Value, str]) -> str:
@@ -180,6 +209,8 @@ class Planner:
             return "tape"
         if isinstance(op.lower, Alias):
             return "alias"
+        if isinstance(op.lower, View):
+            return "view"
         if isinstance(op.lower, (Reduce, Kernel)):
             return "kernel"
         if isinstance(op.lower, Elementwise):
@@ -189,9 +220,10 @@ class Planner:
             return "group"
         raise AssertionError(f"op {node.op} has no lowering")
 
-    def group_launch(self, nodes: list[Node], values: set[Value], res, later_uses, end: int):
+    def group_launch(self, nodes: list[Node], values: set[Value], res, later_uses, end: int,
+                     views: dict[Value, StridedView]) -> Launch:
         """One fused kernel for `nodes`; outputs are values used after the group."""
-        inputs: list[tuple[Value, str]] = []
+        inputs: list[tuple[Value, str, StridedView | None]] = []
         seen: set[Value] = set()
         for node in nodes:
             for v in node.inputs:
@@ -201,9 +233,9 @@ class Planner:
                 if res[v] == CONST and v.type.shape == ():
                     continue
                 if res[v] == HOST:
-                    inputs.append((v, "host"))
+                    inputs.append((v, "host", None))
                 else:
-                    inputs.append((v, "buf"))
+                    inputs.append((v, "buf", views.get(v) or plain_view(v)))
         outputs = [n.out for n in nodes if later_uses.get(n.out, -1) >= end]
         # A literal param keeps its own value's name in the kernel.
         literal_nodes = [Node("const", (), c.attrs, (v,)) for v, c in
@@ -249,6 +281,17 @@ class Planner:
             outs.append(HOST if host_type(o.type) and both_host else DEVICE)
             res[o] = outs[-1]
         return IfStep(node, then_plan, other_plan, outs)
+
+
+def compose(view: StridedView, m: ViewMap, node: Node) -> StridedView:
+    """The view `m` of `node` applied on top of `view`: one offset, one set of strides."""
+    s = view.strides
+    out_strides = tuple(step * s[e] if e is not None else 0 for e, step in m.out_dims)
+    offset = view.offset + sum(o * s[e] for e, o in enumerate(m.offsets))
+    src_shape = view.shape
+    dynamic = view.dynamic + tuple(DynOffset(node.inputs[k], s[e], src_shape[e], node.span)
+                                   for k, e in m.dynamic)
+    return StridedView(view.base, node.out.type.shape, out_strides, offset, dynamic)
 
 
 def _last_use(region: Region) -> dict[Value, int]:
