@@ -92,6 +92,50 @@ ARANGE = OpDef(
     differentiable=False, doc="start + k * step for k = 0, 1, ..., count - 1")
 
 
+# ---------------------------------------------------------------- eye, linspace
+
+def _eye_infer(ts, attrs, span):
+    return (TensorType(attrs["dtype"], (attrs["n"], attrs["n"])),)
+
+
+EYE = OpDef(
+    "eye", _eye_infer, lambda n, dtype: np.eye(n, dtype=dtype.np),
+    Elementwise(lambda ins, out, attrs: f"(({{idx}} / {attrs['n']}) == ({{idx}} % {attrs['n']})"
+                                        f" ? {c_literal(1, out)} : {c_literal(0, out)})"),
+    differentiable=False, doc="eye(n): the n x n identity")
+
+
+def _linspace_infer(ts, attrs, span):
+    return (TensorType(attrs["dtype"], (attrs["count"],)),)
+
+
+def _linspace_step(start, stop, count) -> float:
+    return (stop - start) / (count - 1) if count > 1 else 0.0
+
+
+def _linspace_numpy(start, stop, count, dtype):
+    """start + k * step in the dtype, the last element exactly `stop` (as the device)."""
+    t = dtype.np.type
+    out = t(start) + np.arange(count, dtype=dtype.np) * t(_linspace_step(start, stop, count))
+    if count > 1:
+        out[-1] = t(stop)
+    return out.astype(dtype.np)
+
+
+def _linspace_expr(ins, out, attrs):
+    start, stop, n = attrs["start"], attrs["stop"], attrs["count"]
+    step = c_literal(_linspace_step(start, stop, n), out)
+    ramp = f"{c_literal(start, out)} + convert_{out.c_name}({{idx}}) * {step}"
+    if n == 1:
+        return f"({ramp})"
+    return f"({{idx}} == {n - 1} ? {c_literal(stop, out)} : {ramp})"
+
+
+LINSPACE = OpDef(
+    "linspace", _linspace_infer, _linspace_numpy, Elementwise(_linspace_expr),
+    differentiable=False, doc="linspace(a, b, n): n evenly spaced values from a to b")
+
+
 # ---------------------------------------------------------------- rand, randn
 
 def _random_infer(name):
@@ -123,7 +167,7 @@ RANDN = OpDef(
     Elementwise(lambda ins, out, attrs: f"gdl_randn_{out.c_name}({{0}}, {{idx}})"),
     differentiable=False, doc="standard normal by Box-Muller on Philox4x32-10")
 
-DEFS = (CONST, FILL, ARANGE, RAND, RANDN)
+DEFS = (CONST, FILL, ARANGE, EYE, LINSPACE, RAND, RANDN)
 
 
 # ---------------------------------------------------------------- calls
@@ -184,7 +228,42 @@ def _random_call(opname):
     return handler
 
 
+def _eye_call(ctx, a, dtype, span):
+    n = ctx.const_int(a["n"], "the size of `eye`", span)
+    if n < 1:
+        raise GdlTypeError(f"eye({n}) is empty; every dimension is at least 1", span)
+    return ctx.init("eye", "float", (n, n), (), {"n": n}, dtype, span)
+
+
+def _linspace_call(ctx, a, dtype, span):
+    start = ctx.const_scalar(a["start"], "the start of `linspace`", span)
+    stop = ctx.const_scalar(a["stop"], "the stop of `linspace`", span)
+    n = ctx.const_int(a["n"], "the count of `linspace`", span)
+    if n < 1:
+        raise GdlTypeError(f"linspace(..., {n}) is empty; every dimension is at least 1", span)
+    if dtype is not None and not dtype.is_float:
+        raise GdlTypeError(f"`linspace` makes floats; dtype={dtype} is not one", span)
+    return ctx.init("linspace", "float", (n,), (),
+                    {"start": float(start), "stop": float(stop), "count": n}, dtype, span)
+
+
+def _like_call(value):
+    """zeros_like(x) / ones_like(x): x's shape and dtype (weak if x is a literal)."""
+    def handler(ctx, a, dtype, span):
+        x = a["x"]
+        shape = ctx.shape_of(x)
+        kind = ctx.kind_of(x)
+        dt = dtype if dtype is not None else ctx.dtype_of(x)
+        return ctx.init("fill", kind, shape, (), {"value": value, "shape": shape}, dt, span)
+    return handler
+
+
 CALLS = (
+    Call("eye", (("n", REQUIRED),), _eye_call, True),
+    Call("linspace", (("start", REQUIRED), ("stop", REQUIRED), ("n", REQUIRED)),
+         _linspace_call, True),
+    Call("zeros_like", (("x", REQUIRED),), _like_call(0), True),
+    Call("ones_like", (("x", REQUIRED),), _like_call(1), True),
     Call("arange", (("start", REQUIRED), ("stop", None), ("step", None)), _arange_call, True),
     Call("zeros", (("shape", ()),), _fill_call(0), True),
     Call("ones", (("shape", ()),), _fill_call(1), True),

@@ -12,6 +12,7 @@ Imports pyopencl, numpy, `errors`.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 from ..errors import GdlRuntimeError
@@ -174,7 +175,10 @@ class Device:
         if prog is None:
             cl = _cl()
             try:
-                prog = cl.Program(self.context, source).build(options=options)
+                with warnings.catch_warnings():
+                    # Compiler remarks on generated code are gdl's business, not the user's.
+                    warnings.simplefilter("ignore", cl.CompilerWarning)
+                    prog = cl.Program(self.context, source).build(options=options)
             except cl.RuntimeError as err:
                 raise RuntimeError(f"gdl generated OpenCL that {self.name} rejected "
                                    f"(a gdl bug):\n{err}\n--- source ---\n{source}") from err
