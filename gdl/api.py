@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -121,8 +121,12 @@ class Program:
     # -- running
     def run(self, inputs: Mapping[str, Any] | None = None, grad: Iterable[str] | None = None,
             of: str | None = None, seed: Any = None, device: Any = None,
-            max_iters: int | None = None) -> Result:
-        """Run on an OpenCL device; gradients of `of` w.r.t. the vars in `grad`."""
+            max_iters: int | None = None, on_print: Callable[[str], None] | None = None
+            ) -> Result:
+        """Run on an OpenCL device; gradients of `of` w.r.t. the vars in `grad`.
+
+        `print` statements call `on_print(text)` (default: write to stdout).
+        """
         wrt = tuple(dict.fromkeys(grad or ()))
         of = self._check_of(of, bool(wrt))
         self._check_grads(wrt)
@@ -147,7 +151,7 @@ class Program:
         start = time.perf_counter()
         if executor is None:
             executor = self._executors[key] = Executor(dev, make_plan(graph))
-        outputs, grads = executor.run(fed, seed_arr, limit, wrt)
+        outputs, grads = executor.run(fed, seed_arr, limit, wrt, on_print or print)
         seconds = time.perf_counter() - start
         return Result(outputs, {n: grads[n] for n in wrt}, dev.describe(), seconds,
                       dev.counters.since(before))
@@ -203,7 +207,7 @@ def convert(value: Any, t: TensorType, what: str) -> np.ndarray:
 
 def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
     """Parse and build a program (errors are GdlErrors with a line and column)."""
-    graph = build(parse(source))
+    graph = build(parse(source), source)
     return Program(source, optimize.simplify(graph), filename)
 
 

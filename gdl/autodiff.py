@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 
 from .dtype import BOOL, StackType, Type
 from .ir import Builder, Graph, IdSource, Region, Value, fresh_copy, prune
-from .ops import OPS, emitter
+from .ops import OPS, emitter, has_effect
 from .ops.base import Emitter
 
 
@@ -29,10 +29,6 @@ def differentiable_type(t: Type) -> bool:
     if isinstance(t, StackType):
         return differentiable_type(t.elem)
     return t.dtype.is_float
-
-
-def _keep_effects(node) -> bool:
-    return OPS[node.op].effect
 
 
 class Pass:
@@ -113,7 +109,7 @@ class Pass:
                       for p, a in zip(region.params, active_params) if a)
         results = (tuple(region.results) if keep_primal else ()) + grads
         out = b.region(tuple(region.params) + tuple(seed_params), results)
-        return prune(out, keep=_keep_effects)
+        return prune(out, keep=has_effect)
 
     @staticmethod
     def accumulate(e: Emitter, cts: dict[Value, Value], v: Value, c: Value) -> None:

@@ -16,98 +16,30 @@ from . import syntax as ast
 from .builtins import LANGUAGE_BUILTINS
 from .dtype import BOOL, DEFAULT_FOR_KIND, DTYPES, TensorType, common_dtype, meet_weak
 from .errors import GdlTypeError, Span
-from .expressions import (AUG_OPS, BINARY_OPS, KEYWORDS, ExpressionBuilder, Operand, not_yet,
-                          type_of)
-from .ir import Builder, Graph, IdSource, Leaf, Region, Value
+from .expressions import AUG_OPS, BINARY_OPS, KEYWORDS, ExpressionBuilder, Operand, type_of
+from .ir import Graph, IdSource, Leaf, Region, Value
+from .scopes import Binding, Block, FnBlock, assigned_names
 from .ops import emitter
 from .weak import Weak, emit as emit_weak
 
 
-@dataclass
-class Binding:
-    operand: Operand
-    span: Span | None
-    kind: str            # "var", "input" or "let"
+@dataclass(frozen=True)
+class Function:
+    """An `fn` definition: inlined at each call, seeing the names bound before it."""
 
-
-class Block:
-    """The builder state of one region: its nodes, names and captured outer values.
-
-    A lookup that reaches an enclosing block captures the outer value as a
-    param of this region, so every region is closed (architecture.md).
-    """
-
-    def __init__(self, ids: IdSource, parent: "Block | None", isolated: str | None = None):
-        self.b = Builder(ids)
-        self.parent = parent
-        self.isolated = isolated        # why outer names are unreachable (var initialisers)
-        self.names: dict[str, Binding] = {}
-        self.assigned: dict[str, Span | None] = {}     # names bound in this block, in order
-        self.captured: dict[Value, Value] = {}         # outer value -> param
-        self.imported: dict[str, Binding] = {}
-        self.tombstones: dict[str, str] = {}           # block-local names of nested blocks
-
-    def lookup(self, name: str) -> Binding | None:
-        if name in self.names:
-            return self.names[name]
-        if name in self.imported:
-            return self.imported[name]
-        if self.parent is None or self.isolated:
-            return None
-        outer = self.parent.lookup(name)
-        if outer is None:
-            return None
-        if isinstance(outer.operand, Value):
-            outer = Binding(self.capture(outer.operand), outer.span, outer.kind)
-        self.imported[name] = outer
-        return outer
-
-    def capture(self, outer: Value) -> Value:
-        if outer not in self.captured:
-            self.captured[outer] = self.b.fresh(outer.type, outer.name)
-        return self.captured[outer]
-
-    def bind(self, name: str, operand: Operand, span: Span | None, kind: str = "let") -> None:
-        if isinstance(operand, Value) and operand.name is None:
-            operand.name = name
-        self.names[name] = Binding(operand, span, kind)
-        self.assigned[name] = span
-        self.tombstones.pop(name, None)
-
-    def tombstone(self, name: str) -> str | None:
-        block: Block | None = self
-        while block is not None:
-            if name in block.tombstones:
-                return block.tombstones[name]
-            block = block.parent
-        return None
-
-
-def assigned_names(stmts: tuple) -> list[str]:
-    """Names assigned anywhere in `stmts`, nested blocks included, in order."""
-    found: dict[str, None] = {}
-    stack = [iter(stmts)]
-    while stack:
-        stmt = next(stack[-1], None)
-        if stmt is None:
-            stack.pop()
-            continue
-        if isinstance(stmt, ast.Assign):
-            found[stmt.name] = None
-        elif isinstance(stmt, ast.While):
-            stack.append(iter(stmt.body))
-        elif isinstance(stmt, ast.If):
-            for _, body, _ in stmt.branches:
-                stack.append(iter(body))
-            if stmt.orelse:
-                stack.append(iter(stmt.orelse))
-    return list(found)
+    name: str
+    params: tuple[tuple[str, Span], ...]
+    body: tuple
+    result: ast.Expr
+    snapshot: dict
+    span: Span
 
 
 class GraphBuilder(ExpressionBuilder):
     """Builds one program's Graph; `build()` is the entry point."""
 
-    def __init__(self, program: ast.Program, allow_bare_expressions: bool = False):
+    def __init__(self, program: ast.Program, allow_bare_expressions: bool = False,
+                 source: str | None = None):
         self.program = program
         self.ids = IdSource(0)
         self.top = Block(self.ids, None)
@@ -116,10 +48,15 @@ class GraphBuilder(ExpressionBuilder):
         self.outs: dict[str, Span] = {}
         self.allow_bare = allow_bare_expressions
         self.bare_values: list[tuple[Value, Span]] = []
+        self.functions: dict[str, Function] = {}
+        self.calling: list[str] = []          # the fns being inlined, outermost first
+        self.source = source
 
     # ------------------------------------------------------------ statements
 
     def check_bindable(self, name: str, span: Span) -> None:
+        if name in self.functions:
+            raise GdlTypeError(f"`{name}` is an `fn` and cannot be re-bound", span)
         if name in KEYWORDS:
             raise GdlTypeError(f"`{name}` is a keyword and cannot be bound", span)
         if name in LANGUAGE_BUILTINS:
@@ -155,15 +92,71 @@ class GraphBuilder(ExpressionBuilder):
                                    "(`y = ...`)", s.span)
             self.bare_values.append((self.to_value(self.expr(s.expr), None, s.span), s.span))
         elif isinstance(s, ast.FnDef):
-            raise not_yet("`fn` definitions", s.span)
+            self.define(s)
         elif isinstance(s, ast.Return):
-            raise GdlTypeError("`return` belongs inside an `fn` body", s.span)
+            where = "at the end of an `fn` body" if self.calling else "inside an `fn` body"
+            raise GdlTypeError(f"`return` belongs {where}", s.span)
         elif isinstance(s, ast.Assert):
-            raise not_yet("`assert`", s.span)
+            cond = self.condition(s.cond, "an `assert`")
+            self.e(s.span).node("assert", cond, message=s.message)
         elif isinstance(s, ast.Print):
-            raise not_yet("`print`", s.span)
+            values = [self.to_value(self.expr(a), None, a.span) for a in s.args]
+            labels = tuple(self.text_of(a.span) for a in s.args)
+            self.e(s.span).node("print", *values, labels=labels)
         else:
             raise AssertionError(f"unknown statement {type(s).__name__}")
+
+    def text_of(self, span: Span) -> str:
+        """The source text of a one-line span (print labels), or a placeholder."""
+        if self.source is None or span.end_line != span.line:
+            return "..."
+        line = self.source.splitlines()[span.line - 1]
+        return line[span.column - 1:span.end_column - 1]
+
+    # ------------------------------------------------------------ functions
+
+    def define(self, s: ast.FnDef) -> None:
+        """Record an `fn`; its body is built at each call, with the names bound now."""
+        self.check_bindable(s.name, s.name_span)
+        if s.name in self.functions or self.top.lookup(s.name) is not None:
+            raise GdlTypeError(f"`{s.name}` is already defined; an `fn` needs a new name",
+                               s.name_span)
+        seen: set[str] = set()
+        for p, pspan in s.params:
+            self.check_bindable(p, pspan)
+            if p in self.functions:
+                raise GdlTypeError(f"`{p}` is an `fn` and cannot be a parameter name", pspan)
+            if p in seen:
+                raise GdlTypeError(f"parameter `{p}` is listed twice", pspan)
+            seen.add(p)
+        if not s.body or not isinstance(s.body[-1], ast.Return):
+            raise GdlTypeError(f"`fn {s.name}` must end with `return EXPR`", s.span)
+        self.functions[s.name] = Function(s.name, s.params, s.body[:-1], s.body[-1].value,
+                                          dict(self.top.names), s.span)
+
+    def inline_call(self, fn: Function, node: ast.Call, args: list) -> Operand:
+        """The value of a call: the body built in the caller's region, fresh names."""
+        if fn.name in self.calling:
+            cycle = " -> ".join(self.calling[self.calling.index(fn.name):] + [fn.name])
+            raise GdlTypeError(f"recursive call to `{fn.name}` ({cycle}); functions are "
+                               "inlined, so recursion is not allowed", node.span)
+        if node.kwargs:
+            raise GdlTypeError(f"`{fn.name}` takes positional arguments only", node.kwargs[0].span)
+        if len(args) != len(fn.params):
+            names = ", ".join(p for p, _ in fn.params)
+            raise GdlTypeError(f"`{fn.name}` takes {len(fn.params)} argument(s) ({names}), "
+                               f"found {len(args)}", node.span)
+        blk = FnBlock(self.block, self.top, fn.snapshot)
+        for (p, pspan), a in zip(fn.params, args):
+            blk.names[p] = Binding(self.tensor(a, node.span), pspan, "let")
+        outer, self.block = self.block, blk
+        self.calling.append(fn.name)
+        try:
+            self.stmts(fn.body)
+            return self.expr(fn.result)
+        finally:
+            self.calling.pop()
+            self.block = outer
 
     def assign(self, s: ast.Assign) -> None:
         self.check_bindable(s.name, s.name_span)
@@ -380,6 +373,9 @@ class GraphBuilder(ExpressionBuilder):
         return Graph(body, tuple(self.leaves), tuple(self.outs), self.ids.next)
 
 
-def build(program: ast.Program) -> Graph:
-    """The typed Graph of a parsed program, or a GdlError at the offending span."""
-    return GraphBuilder(program).build()
+def build(program: ast.Program, source: str | None = None) -> Graph:
+    """The typed Graph of a parsed program, or a GdlError at the offending span.
+
+    `source`, the program text, gives `print` its labels.
+    """
+    return GraphBuilder(program, source=source).build()

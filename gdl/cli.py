@@ -157,8 +157,11 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     if args.seed is not None:
         target = prog.graph.output_value(of).type if of is not None else None
         seed = evaluate(args.seed, "--seed", target, device)
+    # With --json, stdout holds exactly one JSON object, so `print` goes to stderr.
+    printed = ctx.err if args.json else ctx.out
     result = prog.run(inputs, grad=args.grad, of=args.of, seed=seed, device=device,
-                      max_iters=args.max_iters)
+                      max_iters=args.max_iters,
+                      on_print=lambda text: printed.print(text, markup=False, highlight=False))
     if args.json:
         ctx.out.file.write(json.dumps(report.result_json(result, stats=args.stats)) + "\n")
     else:

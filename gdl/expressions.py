@@ -383,11 +383,14 @@ class ExpressionBuilder:
         if where:
             raise GdlTypeError(f"`{name}` is local to {where}; bind it before that block to "
                                "carry its value out", span)
-        if name in LANGUAGE_BUILTINS:
-            raise GdlTypeError(f"`{name}` is a built-in function; call it as {name}(...)", span)
+        if name in LANGUAGE_BUILTINS or name in self.functions:
+            raise GdlTypeError(f"`{name}` is a function; call it as {name}(...)", span)
         raise GdlTypeError(f"unknown name `{name}`: it is not bound at this point", span)
 
     def call(self, node: ast.Call, args: list) -> Operand:
+        user_fn = self.functions.get(node.func)
+        if user_fn is not None:
+            return self.inline_call(user_fn, node, args)
         fn = BUILTINS.get(node.func)
         if fn is None:
             if node.func in LANGUAGE_BUILTINS:

@@ -8,7 +8,7 @@ public API never import it.  Imports `ir`, `ops`, `dtype`, `errors`, numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -22,9 +22,10 @@ DEFAULT_MAX_ITERS = 1_000_000
 
 @dataclass
 class Context:
-    """What region ops need while interpreting: a way to run regions, the loop limit."""
+    """What region ops need while interpreting: regions, the loop limit, where prints go."""
 
     max_iters: int
+    printer: Callable[[str], None] = print
 
     def run(self, region: Region, args: list) -> list:
         return run_region(region, args, self)
@@ -60,14 +61,15 @@ def _check(x: Any, t: Any, opname: str) -> Any:
 
 
 def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray] | None = None,
-             seed: np.ndarray | None = None, max_iters: int = DEFAULT_MAX_ITERS) -> dict:
+             seed: np.ndarray | None = None, max_iters: int = DEFAULT_MAX_ITERS,
+             printer: Callable[[str], None] = print) -> dict:
     """Run a whole graph: `{"outputs": {name: array}, "grads": {name: array}}`.
 
     Leaves not in `inputs` take their initialiser; `seed` feeds the seed
     parameter of a seeded gradient graph.
     """
     inputs = dict(inputs or {})
-    ctx = Context(max_iters)
+    ctx = Context(max_iters, printer)
     args = []
     for leaf in graph.leaves:
         if leaf.name in inputs:

@@ -9,7 +9,7 @@ Imports `ir`, `ops`.
 from __future__ import annotations
 
 from .ir import Graph, Node, Region, Value, prune
-from .ops import OPS
+from .ops import OPS, has_effect
 
 NO_CSE = frozenset({"stack_new", "push", "get", "while", "if"})
 
@@ -61,8 +61,8 @@ def cse(graph: Graph) -> Graph:
 
 def dce(graph: Graph) -> Graph:
     """Drop nodes whose values nothing uses."""
-    keep = lambda n: OPS[n.op].effect  # noqa: E731
-    return graph.with_body(_map_regions(graph.body, lambda r: prune(r, keep)), graph.next_id)
+    return graph.with_body(_map_regions(graph.body, lambda r: prune(r, has_effect)),
+                           graph.next_id)
 
 
 def simplify(graph: Graph) -> Graph:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from ..ir import Builder
-from . import control, elementwise, init, linalg, math, reduce, shape, views
+from . import control, effects, elementwise, init, linalg, math, reduce, shape, views
 from .base import Call, Emitter, OpDef
 
-_FAMILIES = (elementwise, math, reduce, linalg, shape, views, init, control)
+_FAMILIES = (elementwise, math, reduce, linalg, shape, views, init, control, effects)
 
 
 def _table() -> MappingProxyType:
@@ -39,9 +39,27 @@ def _calls() -> MappingProxyType:
 CALLS = _calls()
 
 
+def has_effect(node) -> bool:
+    """Whether a node prints or asserts, itself or anywhere in its regions.
+
+    Dead-code elimination keeps such nodes: a loop whose results are unused
+    still runs when its body prints.
+    """
+    if OPS[node.op].effect:
+        return True
+    stack = list(node.regions)
+    while stack:
+        region = stack.pop()
+        for inner in region.nodes:
+            if OPS[inner.op].effect:
+                return True
+            stack.extend(inner.regions)
+    return False
+
+
 def emitter(builder: Builder, span=None) -> Emitter:
     """An Emitter over `builder` that builds ops from `OPS`."""
     return Emitter(builder, OPS, span)
 
 
-__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter")
+__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter", "has_effect")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from ..dtype import TensorType
 from ..ir import Value
 from ..ops import OPS
 from ..ops.control import iteration_limit_error
+from ..ops.effects import assertion_error, print_text
 from ..ops.views import checked_index
 from ..weak import typed_const
 from .device import Device
@@ -100,6 +101,7 @@ class Executor:
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.max_iters = 1_000_000
+        self.printer: Callable[[str], None] = print
 
     # -- buffers
     def upload(self, array: np.ndarray):
@@ -220,6 +222,13 @@ class Executor:
                 env[node.out] = self.consts[node.out]
             else:
                 env[node.out] = np.asarray(src).reshape(t.shape)
+        elif step.kind == "effect":
+            values = [self.host(env[v]) for v in node.inputs]
+            if node.op == "assert":
+                if not bool(np.asarray(values[0])):
+                    raise assertion_error(node)
+            else:
+                self.printer(print_text(node, values))
         else:
             self.tape_step(node, env)
 
@@ -297,13 +306,15 @@ class Executor:
 
     # -- whole graph
     def run(self, fed: dict[str, np.ndarray], seed: np.ndarray | None, max_iters: int,
-            wanted: tuple[str, ...] = ()) -> tuple[dict, dict]:
+            wanted: tuple[str, ...] = (), printer: Callable[[str], None] = print
+            ) -> tuple[dict, dict]:
         """Outputs, and the gradients named in `wanted`, as NumPy arrays.
 
         Gradients not wanted are computed by the same reverse pass but never
         read back.
         """
         self.max_iters = max_iters
+        self.printer = printer
         graph = self.plan.graph
         args = []
         for leaf in graph.leaves:

@@ -50,7 +50,7 @@ class HostStep:
     """A node the executor does itself: const, host scalar op, alias, tape op."""
 
     node: Node
-    kind: str          # "const", "host", "alias", "tape"
+    kind: str          # "const", "host", "alias", "tape", "effect"
 
 
 @dataclass
@@ -178,6 +178,8 @@ class Planner:
                 src = res[node.inputs[0]]
                 res[node.out] = HOST if src == HOST and host_type(node.out.type) else DEVICE
                 steps.append(HostStep(node, "alias"))
+            elif kind == "effect":
+                steps.append(HostStep(node, "effect"))
             elif kind == "tape":
                 stack_res = HOST if host_type(node.outputs[0].type) else DEVICE
                 res[node.out] = stack_res if node.op != "get" else (
@@ -207,6 +209,8 @@ class Planner:
             return node.op
         if node.op in ("stack_new", "push", "get"):
             return "tape"
+        if op.effect:
+            return "effect"
         if isinstance(op.lower, Alias):
             return "alias"
         if isinstance(op.lower, View):
