@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from . import optimize
-from .autodiff import grad_graph
+from .autodiff import expand_grads, grad_graph
 from .build import build
 from .dtype import TensorType
 from .errors import GdlError, GdlRuntimeError, GdlTypeError
@@ -36,7 +36,7 @@ from .runtime.plan import plan as make_plan
 DEFAULT_MAX_ITERS = 1_000_000
 
 # The named pipeline of a compile; `gdl graph --stage` prints after any of them.
-COMPILE_STAGES = ("build", "simplify")
+COMPILE_STAGES = ("build", "expand_grads", "simplify")
 
 
 @dataclass
@@ -208,7 +208,7 @@ def convert(value: Any, t: TensorType, what: str) -> np.ndarray:
 def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
     """Parse and build a program (errors are GdlErrors with a line and column)."""
     graph = build(parse(source), source)
-    return Program(source, optimize.simplify(graph), filename)
+    return Program(source, optimize.simplify(expand_grads(graph)), filename)
 
 
 def read_source(path: str | Path) -> str:

@@ -18,17 +18,10 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from .dtype import BOOL, StackType, Type
-from .ir import Builder, Graph, IdSource, Region, Value, fresh_copy, prune
+from .dtype import BOOL, StackType, TensorType, Type, differentiable
+from .ir import Builder, Graph, IdSource, Node, Region, Value, fresh_copy, inline, prune
 from .ops import OPS, emitter, has_effect
 from .ops.base import Emitter
-
-
-def differentiable_type(t: Type) -> bool:
-    """Float tensors, and tapes of them, carry cotangents; integers and bools do not."""
-    if isinstance(t, StackType):
-        return differentiable_type(t.elem)
-    return t.dtype.is_float
 
 
 class Pass:
@@ -41,11 +34,11 @@ class Pass:
 
     def activity(self, region: Region, active_params: set[Value]) -> set[Value]:
         """Values of `region` that depend differentiably on the active params."""
-        active = {p for p in active_params if differentiable_type(p.type)}
+        active = {p for p in active_params if differentiable(p.type)}
         for node in region.nodes:
             op = OPS[node.op]
             if op.differentiable and any(i in active for i in node.inputs):
-                active.update(o for o in node.outputs if differentiable_type(o.type))
+                active.update(o for o in node.outputs if differentiable(o.type))
         return active
 
     # ------------------------------------------------------------ differentiate
@@ -64,7 +57,7 @@ class Pass:
         b = Builder(self.ids)
         e = emitter(b)
         wanted = {p for p, a in zip(region.params, active_params, strict=True) if a}
-        assert all(differentiable_type(p.type) for p in wanted), "only floats are active"
+        assert all(differentiable(p.type) for p in wanted), "only floats are active"
         active = self.activity(region, wanted)
 
         residuals = {}
@@ -103,9 +96,10 @@ class Pass:
                 in_cts = op.adjoint(ea, node, out_cts)
             for inp, c in zip(node.inputs, in_cts, strict=True):
                 if c is not None and inp in active:
-                    self.accumulate(ea, cts, inp, ea.unbroadcast(c, inp.type.shape))
+                    shape = inp.type.shape if isinstance(inp.type, TensorType) else None
+                    self.accumulate(ea, cts, inp, ea.unbroadcast(c, shape))
 
-        grads = tuple(cts.get(p) or e.zeros(p.type)
+        grads = tuple(cts.get(p) or e.zeros_like(p)
                       for p, a in zip(region.params, active_params) if a)
         results = (tuple(region.results) if keep_primal else ()) + grads
         out = b.region(tuple(region.params) + tuple(seed_params), results)
@@ -114,7 +108,7 @@ class Pass:
     @staticmethod
     def accumulate(e: Emitter, cts: dict[Value, Value], v: Value, c: Value) -> None:
         assert c.type == v.type, (c.type, v.type)
-        cts[v] = c if v not in cts else e.add(cts[v], c)
+        cts[v] = c if v not in cts else e.add_cotangents(cts[v], c)
 
     # ------------------------------------------------------------ decisions
 
@@ -175,6 +169,47 @@ class Pass:
 
     def copy(self, region: Region) -> Region:
         return fresh_copy(region, self.ids)
+
+
+    # ------------------------------------------------------------ grad() in programs
+
+    def expand(self, region: Region) -> Region:
+        """`region` with every `grad` node replaced by its adjoint nodes, innermost first."""
+        b = Builder(self.ids)
+        rename: dict[Value, Value] = {}
+        changed = False
+        for node in region.nodes:
+            inputs = tuple(rename.get(v, v) for v in node.inputs)
+            regions = tuple(self.expand(r) for r in node.regions)
+            if node.op == "grad":
+                (of,) = regions
+                seeds = ["param" if node.attr("seeded") else "ones"]
+                adjoint = self.differentiate(of, [True] + [False] * (len(of.params) - 1), seeds)
+                (rename[node.out],) = inline(b, adjoint, inputs)
+                changed = True
+                continue
+            if inputs != node.inputs or any(a is not r for a, r in zip(regions, node.regions)):
+                node = Node(node.op, inputs, node.attrs, node.outputs, regions, node.span)
+                changed = True
+            b.append(node)
+        if not changed:
+            return region
+        return b.region(region.params, tuple(rename.get(r, r) for r in region.results))
+
+
+def expand_grads(graph: Graph) -> Graph:
+    """The graph with each `grad(y, x)` of the program expanded into adjoint nodes.
+
+    A `grad` node holds a region computing y from x (and the constants it
+    reads); it is replaced by that region differentiated with respect to x
+    and inlined, so its result is an ordinary value that later passes (and
+    nested `grad`s) differentiate again.
+    """
+    ad = Pass(IdSource(graph.next_id))
+    body = ad.expand(graph.body)
+    if body is graph.body:
+        return graph
+    return graph.with_body(body, ad.ids.next)
 
 
 def grad_graph(graph: Graph, wrt: Sequence[str], of: str, seeded: bool) -> Graph:

@@ -17,9 +17,9 @@ from .builtins import LANGUAGE_BUILTINS
 from .dtype import BOOL, DEFAULT_FOR_KIND, DTYPES, TensorType, common_dtype, meet_weak
 from .errors import GdlTypeError, Span
 from .expressions import AUG_OPS, BINARY_OPS, KEYWORDS, ExpressionBuilder, Operand, type_of
-from .ir import Graph, IdSource, Leaf, Region, Value
+from .ir import Builder, Graph, IdSource, Leaf, Node, Region, Value, inline
 from .scopes import Binding, Block, FnBlock, assigned_names
-from .ops import emitter
+from .ops import OPS, emitter
 from .weak import Weak, emit as emit_weak
 
 
@@ -157,6 +157,74 @@ class GraphBuilder(ExpressionBuilder):
         finally:
             self.calling.pop()
             self.block = outer
+
+    # ------------------------------------------------------------ grad()
+
+    def grad_call(self, node: ast.Call, args: list) -> Operand:
+        """grad(y, x[, seed]): a `grad` node over the nodes of this block from x to y.
+
+        Only the dependence inside the innermost block counts: values the
+        block reads from outside (carried in from earlier iterations, too)
+        are constants of the node's region.  The autodiff pass expands it.
+        """
+        if node.kwargs or not 2 <= len(node.args) <= 3:
+            raise GdlTypeError("`grad` takes grad(y, x) or grad(y, x, seed)", node.span)
+        target = node.args[1]
+        if not isinstance(target, ast.Name):
+            raise GdlTypeError("the second argument of `grad` must be a name (the value to "
+                               "differentiate with respect to)", target.span)
+        binding = self.block.lookup(target.name)
+        if binding.kind == "input":
+            raise GdlTypeError(f"`{target.name}` is an input, which has no gradient; declare it "
+                               f"with `var {target.name} ...` to differentiate", target.span)
+        x = args[1]
+        if not isinstance(x, Value) or not x.type.dtype.is_float:
+            raise GdlTypeError(f"cannot differentiate with respect to `{target.name}`, a "
+                               f"{type_of(x)}: it must be a float tensor value (a literal has "
+                               "no dtype yet; e.g. f32(0.5) has one)", target.span)
+        y = self.tensor(args[0], node.span)
+        if isinstance(y, Weak) or not y.type.dtype.is_float:
+            if not isinstance(y, Weak):
+                raise GdlTypeError(f"`grad` needs a float value to differentiate, found "
+                                   f"{y.type}", node.args[0].span)
+            return self.e(node.span).zeros(x.type)           # a constant: zero gradient
+        seed = None
+        if len(args) == 3:
+            seed = self.to_value(args[2], y.type.dtype, node.args[2].span)
+            if seed.type != y.type:
+                raise GdlTypeError(f"the seed of `grad` must have the shape of y, {y.type}; found "
+                                   f"{seed.type}", node.args[2].span)
+        elif y.type.shape:
+            raise GdlTypeError(f"`grad` of a non-scalar ({y.type}) needs a seed: grad(y, x, "
+                               "seed) with seed of y's shape, or take grad(sum(y), x)", node.span)
+        region, constants = self.cone(x, y)
+        inputs = (x,) + constants + ((seed,) if seed is not None else ())
+        return self.e(node.span).node("grad", *inputs, regions=(region,),
+                                      seeded=seed is not None).out
+
+    def cone(self, x: Value, y: Value) -> tuple[Region, tuple[Value, ...]]:
+        """The nodes of this block on a path from x to y, as a region over (x, constants)."""
+        nodes = self.block.b.nodes
+        reach = {x}
+        for n in nodes:
+            if any(i in reach for i in n.inputs):
+                reach.update(n.outputs)
+        need, cone = {y}, []
+        for n in reversed(nodes):
+            if any(o in need for o in n.outputs) and any(o in reach for o in n.outputs):
+                cone.append(n)
+                need.update(n.inputs)
+        cone.reverse()
+        made = {o for n in cone for o in n.outputs}
+        constants = tuple(dict.fromkeys(v for n in cone for v in n.inputs
+                                        if v not in made and v is not x))
+        if y not in made and y is not x and y not in constants:
+            constants += (y,)
+        params = tuple(self.block.b.fresh(v.type, v.name) for v in (x,) + constants)
+        b = Builder(self.ids)
+        (result,) = inline(b, Region((x,) + constants, tuple(without_effects(cone)), (y,)),
+                           params)
+        return b.region(params, (result,)), constants
 
     def assign(self, s: ast.Assign) -> None:
         self.check_bindable(s.name, s.name_span)
@@ -371,6 +439,20 @@ class GraphBuilder(ExpressionBuilder):
         params = tuple(lf.value for lf in self.leaves)
         body = self.top.b.region(params, tuple(results))
         return Graph(body, tuple(self.leaves), tuple(self.outs), self.ids.next)
+
+
+def without_effects(nodes) -> list:
+    """Nodes with print/assert removed, nested regions too: they ran where they stand."""
+    out = []
+    for n in nodes:
+        if OPS[n.op].effect:
+            continue
+        if n.regions:
+            subs = tuple(Region(r.params, tuple(without_effects(r.nodes)), r.results)
+                         for r in n.regions)
+            n = Node(n.op, n.inputs, n.attrs, n.outputs, subs, n.span)
+        out.append(n)
+    return out
 
 
 def build(program: ast.Program, source: str | None = None) -> Graph:

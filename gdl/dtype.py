@@ -109,6 +109,13 @@ class StackType:
 Type = Union[TensorType, StackType]
 
 
+def differentiable(t: "Type") -> bool:
+    """Float tensors, and tapes of them, carry cotangents; integers and bools do not."""
+    if isinstance(t, StackType):
+        return differentiable(t.elem)
+    return t.dtype.is_float
+
+
 def scalar(dtype: DType) -> TensorType:
     return TensorType(dtype, ())
 

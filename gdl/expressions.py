@@ -33,7 +33,8 @@ COMPARE_OPS = MappingProxyType({"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "=
                                 "!=": "ne"})
 AUG_OPS = MappingProxyType({"+=": "+", "-=": "-", "*=": "*", "/=": "/"})
 # Elementwise ops on symbolic weak values that keep the result weak.
-WEAK_PRESERVING = frozenset("add sub mul div neg pow exp log".split())
+WEAK_PRESERVING = frozenset("add sub mul div neg pow exp log log1p sqrt sin cos tanh sigmoid "
+                            "abs relu maximum minimum".split())
 
 Operand = Any   # Value | Weak
 
@@ -388,6 +389,8 @@ class ExpressionBuilder:
         raise GdlTypeError(f"unknown name `{name}`: it is not bound at this point", span)
 
     def call(self, node: ast.Call, args: list) -> Operand:
+        if node.func == "grad":
+            return self.grad_call(node, args)
         user_fn = self.functions.get(node.func)
         if user_fn is not None:
             return self.inline_call(user_fn, node, args)

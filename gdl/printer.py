@@ -54,7 +54,8 @@ def params_text(params: tuple[Value, ...]) -> str:
                      for p in params)
 
 
-REGION_NAMES = MappingProxyType({"while": ("cond", "body"), "if": ("then", "else")})
+REGION_NAMES = MappingProxyType({"while": ("cond", "body"), "if": ("then", "else"),
+                                 "grad": ("of",)})
 
 
 def region_lines(region: Region, indent: str, label: str) -> list[str]:

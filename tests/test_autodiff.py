@@ -397,13 +397,19 @@ def test_gradients_can_be_differentiated_again(name, device):
     np.testing.assert_allclose(got, res["grads"]["x"], rtol=1e-10)
 
 
-@pytest.mark.xfail(reason="NOT YET (control.py `_tape_adjoint`): grad of grad through a "
-                          "while loop raises NotImplementedError", raises=NotImplementedError,
-                   strict=True)
-def test_gradients_through_loops_can_be_differentiated_again():
+@pytest.mark.opencl
+@pytest.mark.parametrize("body", ["b = b * b", "b = b * x + sin_free(b)"])
+def test_gradients_through_loops_can_be_differentiated_again(body, device):
+    """Grad of grad through a while: the reverse loop's tape ops have adjoints too."""
+    body = body.replace("sin_free(b)", "b * b * 0.5")
     prog = gdl.compile("var x: f64[2] = [0.3, 0.7]\nb = x\nn = 0\n"
-                       "while n < 3 {\n    b = b * b\n    n = n + 1\n}\ny = sum(b)\nout y")
-    hvp_graphs(prog.graph, "x", np.ones(2))
+                       f"while n < 3 {{\n    {body}\n    n = n + 1\n}}\ny = sum(b)\nout y")
+    first, second = hvp_graphs(prog.graph, "x", np.ones(2))
+    xs = {"x": np.array([0.3, 0.7])}
+    res = run_interp(second, xs)
+    check_grads(scalar_of(first, "h"), xs, res["grads"], eps=1e-5, rtol=1e-7, atol=1e-9)
+    got = run_opencl(second, xs, device)["grads"]["x"]
+    np.testing.assert_allclose(got, res["grads"]["x"], rtol=1e-10)
 
 
 # ---------------------------------------------------------------- structure: tapes

@@ -9,10 +9,10 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from ..ir import Builder
-from . import control, effects, elementwise, init, linalg, math, reduce, shape, views
+from . import control, effects, elementwise, init, linalg, math, reduce, shape, tapes, views
 from .base import Call, Emitter, OpDef
 
-_FAMILIES = (elementwise, math, reduce, linalg, shape, views, init, control, effects)
+_FAMILIES = (elementwise, math, reduce, linalg, shape, views, init, tapes, control, effects)
 
 
 def _table() -> MappingProxyType:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from ..dtype import BOOL, F32, DType, TensorType, Type, broadcast_all, scalar
+from ..dtype import BOOL, F32, DType, StackType, TensorType, Type, broadcast_all, scalar
 from ..errors import GdlTypeError, Span
 from ..ir import Builder, Node, Value
 
@@ -279,6 +279,15 @@ class Emitter:
     def zeros(self, t: TensorType) -> Value:
         return self.op("fill", value=0, dtype=t.dtype, shape=t.shape)
 
+    def zeros_like(self, v: Value) -> Value:
+        """Zeros of v's type; a tape's zeros need v itself (its length is a run-time value)."""
+        if isinstance(v.type, StackType):
+            return self.op("stack_zeros", v)
+        return self.zeros(v.type)
+
+    def add_cotangents(self, a: Value, b: Value) -> Value:
+        return self.op("stack_add", a, b) if isinstance(a.type, StackType) else self.add(a, b)
+
     def ones(self, t: TensorType) -> Value:
         return self.op("fill", value=1, dtype=t.dtype, shape=t.shape)
 
@@ -321,9 +330,9 @@ class Emitter:
             return v
         return self.op("cast", v, dtype=dtype)
 
-    def unbroadcast(self, ct: Value, shape: tuple[int, ...]) -> Value:
+    def unbroadcast(self, ct: Value, shape: tuple[int, ...] | None) -> Value:
         """Sum a cotangent over the axes that broadcasting added or stretched."""
-        if ct.type.shape == tuple(shape):
+        if shape is None or ct.type.shape == tuple(shape):
             return ct
         lead = len(ct.type.shape) - len(shape)
         axes = tuple(range(lead)) + tuple(

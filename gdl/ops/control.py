@@ -4,21 +4,16 @@
 `n_carried`, and regions (cond, body) whose params are (carried...,
 invariants...); cond yields one bool scalar, body the next carried values.
 `if` has inputs (predicate, operands...) and regions (then, else) whose
-params are the operands and whose results are the joined values.
-
-A tape is a value of type `stack<T>`: `push(S, v)` is a new stack with v on
-top and `get(S, i)` reads element i.  They are pure, so the reverse loop
-that reads a tape is an ordinary `while` that autodiff can differentiate
-again.  The differentiation rules of `while` and `if` live in
-`control_ad.py`; this file holds their types and reference semantics.
+params are the operands and whose results are the joined values.  `grad`
+holds the region from x to y of a `grad(y, x)` in a program until the
+autodiff pass expands it.  The differentiation rules of `while` and `if`
+live in `control_ad.py` (their tapes in `tapes.py`); this file holds their
+types and reference semantics.
 Imports `ops.base`, `dtype`, `errors`, `ir`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from ..dtype import BOOL, I32, StackType, TensorType
+from ..dtype import BOOL, TensorType
 from ..errors import GdlRuntimeError, GdlTypeError
 from .base import Host, OpDef
 from .control_ad import IF_RULES, WHILE_RULES
@@ -77,62 +72,21 @@ IF = OpDef("if", _if_infer, None, Host(), promote="none", foldable=False,
            interpret=_if_interpret, ad_rules=IF_RULES, doc="if p { then } else { else }")
 
 
-# ---------------------------------------------------------------- tapes
+# ---------------------------------------------------------------- grad
 
-@dataclass
-class Tape:
-    """Reference value of a stack: a shared list and this stack's length.
-
-    A push onto the newest stack appends in place (the tapes autodiff makes
-    are used linearly), an older one copies, so values stay persistent.
-    """
-
-    items: list
-    length: int
-
-    def push(self, v: Any) -> "Tape":
-        if len(self.items) == self.length:
-            self.items.append(v)
-            return Tape(self.items, self.length + 1)
-        return Tape(self.items[: self.length] + [v], self.length + 1)
-
-    def get(self, i: int) -> Any:
-        assert 0 <= i < self.length, f"tape read {i} of {self.length}"
-        return self.items[i]
+def _grad_infer(ts, attrs, span, regions):
+    """grad(y, x): a value of x's type; the region computes y from (x, constants...)."""
+    return (ts[0],)
 
 
-def _stack_new_infer(ts, attrs, span):
-    return (StackType(attrs["elem"]),)
+def _grad_interpret(node, args, ctx):
+    raise AssertionError("grad nodes are expanded by the autodiff pass before running")
 
 
-def _push_infer(ts, attrs, span):
-    s, v = ts
-    assert isinstance(s, StackType) and s.elem == v, (s, v)
-    return (s,)
+GRAD = OpDef("grad", _grad_infer, None, Host(), differentiable=False, foldable=False,
+             interpret=_grad_interpret,
+             doc="grad(y, x[, seed]) in a program: expanded into adjoint nodes by autodiff")
 
-
-def _get_infer(ts, attrs, span):
-    s, i = ts
-    assert isinstance(s, StackType) and i == TensorType(I32, ()), (s, i)
-    return (s.elem,)
-
-
-def _tape_adjoint(e, node, cts):
-    """Tapes are differentiated only by a second reverse pass through a loop.
-
-    That is grad of grad through `while`, which lands with `grad()` in
-    programs; until then reaching here is a bug, never a silent zero.
-    """
-    raise NotImplementedError(f"the adjoint of `{node.op}` (grad of grad through a loop)")
-
-
-STACK_NEW = OpDef("stack_new", _stack_new_infer, lambda elem: Tape([], 0), Host(),
-                  differentiable=False, foldable=False, doc="an empty tape")
-PUSH = OpDef("push", _push_infer, lambda s, v: s.push(v), Host(), adjoint=_tape_adjoint,
-             foldable=False, doc="push(S, v): the tape S with v on top")
-GET = OpDef("get", _get_infer, lambda s, i: s.get(int(i)), Host(), adjoint=_tape_adjoint,
-            foldable=False, doc="get(S, i): element i of the tape S")
-
-DEFS = (WHILE, IF, STACK_NEW, PUSH, GET)
+DEFS = (WHILE, IF, GRAD)
 
 CALLS = ()

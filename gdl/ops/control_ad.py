@@ -21,7 +21,7 @@ a body linear in its carried values needs no tape.  Imports `ops.base`,
 """
 from __future__ import annotations
 
-from ..dtype import BOOL, I32, StackType, TensorType
+from ..dtype import BOOL, I32, StackType, TensorType, differentiable
 from ..ir import Builder, Region, Value, inline, used_params
 from .base import Emitter
 
@@ -161,7 +161,7 @@ class WhileRules:
             c, i, tapes, v = ps[:k], ps[k], ps[k + 1:k + 1 + nt], ps[k + 1 + nt:]
             outs = inline(eb.b, body_rec, tuple(c) + tuple(v))
             pushed = [c[j] for j in tape_carried] + [outs[nres + j] for j in picked]
-            new_tapes = [eb.op("push", s, x) for s, x in zip(tapes, pushed)]
+            new_tapes = [eb.op("push", s, x, i) for s, x in zip(tapes, pushed)]
             return list(outs[:nres]) + [_counter_step(eb, i)] + new_tapes
 
         all_types = carried_types + inv_types
@@ -225,19 +225,19 @@ class WhileRules:
             params = {p for p, a in zip(body.params, act_c + act_v) if a}
             inside = ad.activity(body, params)
             new = [a or (r in inside) for a, r in zip(act_c, body.results)]
-            new = [a and ad_is_float(init[i]) for i, a in enumerate(new)]
+            new = [a and differentiable(init[i].type) for i, a in enumerate(new)]
             if new == act_c:
                 return act_c
             act_c = new
 
     def adjoint(self, ad, e, node, cts, active, res):
         k = node.attr("n_carried")
-        init, inv = node.inputs[:k], node.inputs[k:]
+        inv = node.inputs[k:]
         act_c, act_v, rev = res["act_c"], res["act_v"], res["rev"]
         ic = [i for i in range(k) if act_c[i]]
         iv = [j for j in range(len(inv)) if act_v[j]]
-        ct0 = [cts[i] if cts[i] is not None else e.zeros(init[i].type) for i in ic]
-        acc0 = [e.zeros(inv[j].type) for j in iv]
+        ct0 = [cts[i] if cts[i] is not None else e.zeros_like(node.outputs[i]) for i in ic]
+        acc0 = [e.zeros_like(inv[j]) for j in iv]
         tapes = res["tapes"]
         nc, na, nt = len(ic), len(iv), len(tapes)
         carried_types = [v.type for v in ct0 + acc0] + [I32_SCALAR]
@@ -259,7 +259,7 @@ class WhileRules:
                 d_args[jd] = x
             outs = inline(eb.b, rev, tuple(c_args) + tuple(v) + tuple(d_args) + tuple(ct))
             ct_prev, ct_v = outs[:nc], outs[nc:]
-            acc2 = [eb.add(a, g) for a, g in zip(acc, ct_v)]
+            acc2 = [eb.add_cotangents(a, g) for a, g in zip(acc, ct_v)]
             return list(ct_prev) + acc2 + [j1]
 
         regions = (_region_in(e, all_types, cond_fn), _region_in(e, all_types, body_fn))
@@ -271,10 +271,6 @@ class WhileRules:
         for pos, j in enumerate(iv):
             out[k + j] = rnode.outputs[nc + pos]
         return tuple(out.get(i) for i in range(len(node.inputs)))
-
-
-def ad_is_float(v: Value) -> bool:
-    return isinstance(v.type, TensorType) and v.type.dtype.is_float
 
 
 IF_RULES = IfRules()

@@ -1,4 +1,5 @@
-"""Elementwise ops: arithmetic, comparisons, logic, exp/log, where, casts.
+"""Elementwise ops: arithmetic, floor division and modulo, maximum/minimum, comparisons,
+logic, exp/log, where, casts.
 
 Each op is one `OpDef` block: type rule, NumPy reference, adjoint (built
 from other ops, so it can be differentiated again) and the C expression the
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtype import BOOL, I32, DType, TensorType
+from ..dtype import BOOL, F32, F64, I32, DType, TensorType
 from ..errors import GdlTypeError
-from .base import (Elementwise, OpDef, binary_infer, broadcast_types, require_bool,
-                   same_dtype, tensor, unary_call, unary_float_infer)
+from .base import (REQUIRED, Call, Elementwise, OpDef, binary_call, binary_infer,
+                   broadcast_types, require_bool, same_dtype, tensor, unary_call,
+                   unary_float_infer)
 
 
 def _numeric_infer(name: str):
@@ -91,6 +93,104 @@ NEG = OpDef(
     "neg", _neg_infer, lambda a: np.negative(a),
     Elementwise(lambda ins, out, attrs: "as_int(0u - as_uint({0}))" if out == I32 else "(-{0})"),
     adjoint=lambda e, n, cts: (e.neg(cts[0]),), promote="none", doc="-a")
+
+
+# ---------------------------------------------------------------- // and %
+
+def _fmod_sign_fix(a: str, b: str) -> tuple[str, str]:
+    """C's fmod(a, b) and the test that it must move by one `b` to take b's sign."""
+    m = f"fmod({a}, {b})"
+    return m, f"({m} != 0 && ({b} < 0) != ({m} < 0))"
+
+
+def _floordiv_expr(ins: tuple[DType, ...], out: DType, attrs=None) -> str:
+    """Python's floor division, step for step as NumPy's npy_divmod.
+
+    Floats: (a - fmod(a, b)) / b, one less where fmod had the wrong sign,
+    snapped to the nearest integer; b == 0 gives a / b (inf or NaN); a zero
+    quotient takes the sign of a / b.  i32: C's truncating division adjusted
+    down; b == 0 gives 0 and INT_MIN // -1 wraps (both as NumPy, and neither
+    reaches C's `/`, where they are undefined).
+    """
+    if out == I32:
+        return ("({1} == 0 ? 0 : ({1} == -1 ? as_int(0u - as_uint({0})) : "
+                "{0} / {1} - (({0} % {1} != 0 && ({0} < 0) != ({1} < 0)) ? 1 : 0)))")
+    t = out.c_name
+    m, fix = _fmod_sign_fix("{0}", "{1}")
+    div = f"(({{0}} - {m}) / {{1}} - ({fix} ? ({t})1 : ({t})0))"
+    snapped = f"(floor({div}) + ({div} - floor({div}) > 0.5f ? ({t})1 : ({t})0))"
+    return (f"({{1}} == 0 ? {{0}} / {{1}} : ({div} != 0 ? {snapped} : "
+            f"copysign(({t})0, {{0}} / {{1}})))")
+
+
+def _mod_expr(ins: tuple[DType, ...], out: DType, attrs=None) -> str:
+    """Python's modulo (the sign of the divisor), as NumPy's npy_remainder.
+
+    Floats: fmod moved by one b where its sign differs from b's; a zero
+    result takes b's sign; b == 0 gives NaN.  i32: b == 0 gives 0 (NumPy),
+    and b == -1 gives 0 without C's undefined INT_MIN % -1.
+    """
+    if out == I32:
+        return ("(({1} == 0 || {1} == -1) ? 0 : "
+                "(({0} % {1} != 0 && ({0} % {1} < 0) != ({1} < 0)) ? {0} % {1} + {1} : "
+                "{0} % {1}))")
+    t = out.c_name
+    m, fix = _fmod_sign_fix("{0}", "{1}")
+    return (f"({{1}} == 0 ? {m} : ({fix} ? {m} + {{1}} : "
+            f"({m} != 0 ? {m} : copysign(({t})0, {{1}}))))")
+
+
+def _quiet(fn):
+    """A NumPy reference that divides by zero on purpose: no warnings (results as NumPy's)."""
+    def ref(a, b):
+        with np.errstate(all="ignore"):
+            return fn(a, b)
+    return ref
+
+
+FLOORDIV = OpDef(
+    "floordiv", _numeric_infer("//"), _quiet(np.floor_divide), Elementwise(_floordiv_expr),
+    differentiable=False, promote="all",
+    doc="a // b: floor division as Python (7.5 // -2 == -4); i32 // 0 is 0; zero gradient")
+
+MOD = OpDef(
+    "mod", _numeric_infer("%"), _quiet(np.remainder), Elementwise(_mod_expr),
+    adjoint=lambda e, n, cts: (cts[0], None), promote="all",
+    doc="a % b: modulo with the sign of b, as Python (-7.5 % 2 == 0.5); i32 % 0 is 0; "
+        "the gradient is 1 for a and 0 for b (language.md §5)")
+
+
+# ---------------------------------------------------------------- maximum, minimum
+
+def _extremum_expr(c_op: str):
+    """`a` if it wins or is NaN, else `b`: NaN in either operand gives NaN, as NumPy."""
+    def expr(ins: tuple[DType, ...], out: DType, attrs=None) -> str:
+        if out.is_float:
+            return f"((({{0}} {c_op} {{1}}) || isnan({{0}})) ? {{0}} : {{1}})"
+        return f"({{0}} {c_op} {{1}} ? {{0}} : {{1}})"
+    return Elementwise(expr)
+
+
+def _extremum_adjoint(wins: str):
+    """The cotangent goes to the winner; ties split it evenly (0.5 each); NaN passes none."""
+    def adjoint(e, n, cts):
+        ct = cts[0]
+        a, b = n.inputs
+        zero = e.scalar_like(0, ct)
+        tie = e.where(e.op("eq", a, b), e.mul(ct, e.scalar_like(0.5, ct)), zero)
+        return (e.where(e.op(wins, a, b), ct, tie), e.where(e.op(wins, b, a), ct, tie))
+    return adjoint
+
+
+MAXIMUM = OpDef(
+    "maximum", _numeric_infer("maximum"), np.maximum, _extremum_expr(">"),
+    adjoint=_extremum_adjoint("gt"), promote="all",
+    doc="maximum(a, b): elementwise larger, NaN propagating; ties split the gradient")
+
+MINIMUM = OpDef(
+    "minimum", _numeric_infer("minimum"), np.minimum, _extremum_expr("<"),
+    adjoint=_extremum_adjoint("lt"), promote="all",
+    doc="minimum(a, b): elementwise smaller, NaN propagating; ties split the gradient")
 
 
 # ---------------------------------------------------------------- power
@@ -187,7 +287,8 @@ OR = OpDef("or", _logic_infer("or"), np.logical_or,
            Elementwise(lambda ins, out, attrs: "({0} || {1})"), differentiable=False,
            doc="elementwise or (no short-circuit)")
 NOT = OpDef("not", _logic_infer("not"), np.logical_not,
-            Elementwise(lambda ins, out, attrs: "(!{0})"), differentiable=False, doc="elementwise not")
+            Elementwise(lambda ins, out, attrs: "(!{0})"), differentiable=False,
+            doc="elementwise not")
 
 
 # ---------------------------------------------------------------- where, cast
@@ -254,7 +355,35 @@ CAST = OpDef(
     doc="convert to another dtype (i32 truncates toward zero and saturates)")
 
 
-DEFS = (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, LT, LE, GT, GE, EQ, NE, AND, OR, NOT,
-        WHERE, CAST)
+DEFS = (ADD, SUB, MUL, DIV, NEG, FLOORDIV, MOD, MAXIMUM, MINIMUM, POW, EXP, LOG,
+        LT, LE, GT, GE, EQ, NE, AND, OR, NOT, WHERE, CAST)
 
-CALLS = (unary_call("exp"), unary_call("log"))
+
+def _where_call(ctx, a, dtype, span):
+    return ctx.apply("where", [a["c"], a["a"], a["b"]], {}, span)
+
+
+def _cast_call(name: str, to: DType) -> Call:
+    """`f32(x)`, `f64(x)`, `i32(x)`, `bool(x)`: the `cast` op, or a literal at that dtype.
+
+    A weak literal becomes the literal at `to`, exactly (`f64(0.1)` is the
+    f64 nearest 0.1), as `to_value` emits it.  Where a literal's kind cannot
+    hold its value (a float literal to i32, a number to bool), the cast's
+    own rule applies first, folded at compile time for constants, so
+    `i32(1e10)` saturates and `i32(0.0 / 0.0)` is 0 instead of wrapping.
+    """
+    def handler(ctx, a, dtype, span):
+        x = a["x"]
+        kind = ctx.kind_of(x)
+        inexact = kind != to.kind and (to == BOOL or (to == I32 and kind == "float"))
+        if ctx.dtype_of(x) is None and inexact:
+            x = ctx.apply("cast", [x], {"dtype": to}, span)
+        return ctx.to_value(x, to, span)
+    return Call(name, (("x", REQUIRED),), handler)
+
+
+CALLS = (unary_call("exp"), unary_call("log"), binary_call("pow"), binary_call("maximum"),
+         binary_call("minimum"),
+         Call("where", (("c", REQUIRED), ("a", REQUIRED), ("b", REQUIRED)), _where_call),
+         _cast_call("f32", F32), _cast_call("f64", F64), _cast_call("i32", I32),
+         _cast_call("bool", BOOL))

@@ -42,7 +42,7 @@ def _load(j: int, view: StridedView, shape: tuple[int, ...], ct: str, name: str,
         offset = f"o{j} + "
     size = TensorType(BOOL, view.shape).size
     if size == 1:
-        return f"    const {ct} {name} = in{j}[{offset or '0 + '}0];", False
+        return f"    const {ct} {name} = in{j}[{offset}0];", False
     if view.shape == shape and view.contiguous:
         return f"    const {ct} {name} = in{j}[{offset}gid];", False
     lead = len(shape) - len(view.shape)

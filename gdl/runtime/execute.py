@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -24,7 +23,9 @@ from ..ops.effects import assertion_error, print_text
 from ..ops.views import checked_index
 from ..weak import typed_const
 from .device import Device
-from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep, host_type
+from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep
+from .tapes import TapeRunner
+from .values import ConstTensor, DevTensor
 
 SCALAR_ARG = MappingProxyType({"float": np.float32, "double": np.float64, "int": np.int32, "uchar": np.uint8})
 LOCAL = 64          # global sizes are rounded up to a multiple of this
@@ -36,57 +37,6 @@ def _cl():
 
 
 # ---------------------------------------------------------------- run-time values
-
-@dataclass
-class DevTensor:
-    """A tensor in a device buffer; `host` caches it once it has been read."""
-
-    buf: Any
-    type: TensorType
-    host: np.ndarray | None = None
-
-
-@dataclass
-class ConstTensor:
-    """A literal: known on the host; uploaded at most once per plan when a buffer is needed."""
-
-    array: np.ndarray
-    buf: Any = None
-
-
-@dataclass
-class HostTape:
-    """A tape of host values (decisions); shares its list, as the reference Tape does."""
-
-    items: list
-    length: int
-
-    def push(self, v) -> "HostTape":
-        assert len(self.items) == self.length, "tapes are used linearly"
-        self.items.append(v)
-        return HostTape(self.items, self.length + 1)
-
-    def get(self, i: int):
-        assert 0 <= i < self.length, (i, self.length)
-        return self.items[i]
-
-
-@dataclass
-class DevTape:
-    """A tape of device tensors: chunks of device storage written in place."""
-
-    elem: TensorType
-    chunks: list = field(default_factory=list)     # (buffer, capacity)
-    length: int = 0
-    filled: list = field(default_factory=lambda: [0])
-
-    def slot(self, i: int) -> tuple[Any, int]:
-        for buf, cap in self.chunks:
-            if i < cap:
-                return buf, i * self.elem.nbytes
-            i -= cap
-        raise AssertionError("tape index past its storage")
-
 
 # ---------------------------------------------------------------- executor
 
@@ -100,6 +50,7 @@ class Executor:
         self.counters = device.counters
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
+        self.tapes = TapeRunner(self)
         self.max_iters = 1_000_000
         self.printer: Callable[[str], None] = print
 
@@ -230,45 +181,7 @@ class Executor:
             else:
                 self.printer(print_text(node, values))
         else:
-            self.tape_step(node, env)
-
-    def tape_step(self, node, env: dict) -> None:
-        cl = _cl()
-        if node.op == "stack_new":
-            elem = node.attr("elem")
-            env[node.out] = HostTape([], 0) if host_type(elem) else DevTape(elem)
-            return
-        tape = env[node.inputs[0]]
-        if node.op == "push":
-            v = env[node.inputs[1]]
-            if isinstance(tape, HostTape):
-                env[node.out] = tape.push(v if isinstance(v, (HostTape, DevTape)) else
-                                          np.asarray(self.host(v)))
-                return
-            assert tape.filled[0] == tape.length, "tapes are used linearly"
-            capacity = sum(c for _, c in tape.chunks)
-            if tape.length == capacity:
-                cap = max(16, capacity)
-                tape.chunks.append((self.device.allocate(cap * tape.elem.nbytes), cap))
-            buf, offset = tape.slot(tape.length)
-            cl.enqueue_copy(self.queue, buf, self.buffer(v), dst_offset=offset,
-                            byte_count=tape.elem.nbytes)
-            self.counters.launches += 1
-            self.counters.bytes_on_device += tape.elem.nbytes
-            tape.filled[0] += 1
-            env[node.out] = DevTape(tape.elem, tape.chunks, tape.length + 1, tape.filled)
-            return
-        i = int(self.host(env[node.inputs[1]]))
-        if isinstance(tape, HostTape):
-            env[node.out] = tape.get(i)
-            return
-        assert 0 <= i < tape.length
-        buf, offset = tape.slot(i)
-        out = self.device.allocate(tape.elem.nbytes)
-        cl.enqueue_copy(self.queue, out, buf, src_offset=offset, byte_count=tape.elem.nbytes)
-        self.counters.launches += 1
-        self.counters.bytes_on_device += tape.elem.nbytes
-        env[node.out] = DevTensor(out, tape.elem)
+            self.tapes.step(node, step.specs, env)
 
     def decide(self, value) -> bool:
         return bool(np.asarray(self.host(value)))

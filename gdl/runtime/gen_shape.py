@@ -104,4 +104,24 @@ def concat(node: Node) -> list[KernelSpec]:
     return [_spec("gdl_concat", body, params, args, out, out.dtype == F64)]
 
 
+def tape_kernels(node: Node) -> list[KernelSpec]:
+    """The kernels of cotangent-tape arithmetic: add into one slot, add two tapes."""
+    if node.op not in ("stack_add_at", "stack_add"):
+        return []
+    t = c_type(node.out.type.elem.dtype)
+    fp64 = node.out.type.elem.dtype == F64
+    if node.op == "stack_add_at":
+        text = (f"__kernel void $NAME(__global {t} *tape, const uint at, "
+                f"__global const {t} *v, const uint n)\n{{\n"
+                "    const uint gid = get_global_id(0);\n"
+                "    if (gid < n)\n        tape[at + gid] += v[gid];\n}\n")
+    else:
+        text = (f"__kernel void $NAME(__global {t} *out, __global const {t} *a, "
+                f"__global const {t} *b, const uint n)\n{{\n"
+                "    const uint gid = get_global_id(0);\n"
+                "    if (gid < n)\n        out[gid] = a[gid] + b[gid];\n}\n")
+    name = kernel_name("gdl_tape", text)
+    return [KernelSpec(name, text.replace("$NAME", name), (), 0, fp64)]
+
+
 GENERATORS = MappingProxyType({"embed": embed, "concat": concat})

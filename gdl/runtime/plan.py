@@ -19,13 +19,14 @@ from ..dtype import BOOL, I32, StackType, Type
 from ..ir import Graph, Node, Region, Value
 from ..ops import OPS
 from ..ops.base import Alias, Elementwise, Kernel, Reduce, View, ViewMap
-from . import codegen
+from . import codegen, gen_shape
 from .kernel_text import DynOffset, StridedView, plain_view, strides
 
 HOST, DEVICE, CONST = "host", "device", "const"
 
 # Scalar i32/bool ops the host evaluates when their inputs are host values.
 HOST_OPS = frozenset("add sub mul neg lt le gt ge eq ne and or not cast".split())
+TAPE_OPS = frozenset("stack_new push get stack_zeros stack_add_at stack_add".split())
 
 
 def host_type(t: Type) -> bool:
@@ -47,10 +48,14 @@ class Launch:
 
 @dataclass
 class HostStep:
-    """A node the executor does itself: const, host scalar op, alias, tape op."""
+    """A node the executor does itself: const, host scalar op, alias, tape op, effect.
+
+    `specs` are the small kernels a tape op on device tensors launches.
+    """
 
     node: Node
     kind: str          # "const", "host", "alias", "tape", "effect"
+    specs: list = field(default_factory=list)
 
 
 @dataclass
@@ -181,10 +186,10 @@ class Planner:
             elif kind == "effect":
                 steps.append(HostStep(node, "effect"))
             elif kind == "tape":
-                stack_res = HOST if host_type(node.outputs[0].type) else DEVICE
-                res[node.out] = stack_res if node.op != "get" else (
-                    HOST if host_type(node.inputs[0].type) else DEVICE)
-                steps.append(HostStep(node, "tape"))
+                res[node.out] = HOST if host_type(node.out.type) else DEVICE
+                specs = gen_shape.tape_kernels(node)
+                self.specs.extend(specs)
+                steps.append(HostStep(node, "tape", specs))
             elif kind == "kernel":
                 specs = codegen.kernels_for(node)
                 self.specs.extend(specs)
@@ -207,7 +212,7 @@ class Planner:
             return "const"
         if node.op in ("while", "if"):
             return node.op
-        if node.op in ("stack_new", "push", "get"):
+        if node.op in TAPE_OPS:
             return "tape"
         if op.effect:
             return "effect"

@@ -17,8 +17,10 @@ from gdl.dtype import BOOL, F32, F64, I32, DType, TensorType
 from gdl.ops import OPS
 
 FLOATS = (F32, F64)
-CONTROL_OPS = frozenset({"while", "if"})             # tested in test_autodiff.py
-TAPE_OPS = frozenset({"stack_new", "push", "get"})   # internal; tested through loops
+CONTROL_OPS = frozenset({"while", "if", "grad"})     # tested in test_autodiff.py
+TAPE_OPS = frozenset({"stack_new", "push", "get", "stack_zeros", "stack_add_at",
+                      "stack_add"})                    # internal; tested through loops
+EFFECT_OPS = frozenset({"assert", "print"})          # tested in test_statements.py
 
 
 def T(dt: DType, *shape: int) -> TensorType:

@@ -16,15 +16,15 @@ inline int gdl_ipow(int a, int b)
     return as_int(r);
 }
 
-__kernel void gdl_ew_2d9c0287a0b8(__global const float *in0,
+__kernel void gdl_ew_4563a3ec9fe8(__global const float *in0,
         __global const float *in1,
         __global const float *in2,
         __global float *out0,
         const uint n,
         const uint d0,
         const uint d1,
-        const uint s1_1,
-        const uint s2_0)
+        const int s1_1,
+        const int s2_0)
 {
     const uint gid = get_global_id(0);
     if (gid >= n)
@@ -34,8 +34,8 @@ __kernel void gdl_ew_2d9c0287a0b8(__global const float *in0,
     rest /= d1;
     const uint c0 = rest;
     const float v1 = in0[gid];
-    const float v3 = in1[c1 * s1_1];
-    const float v5 = in2[c0 * s2_0];
+    const float v3 = in1[(int)c1 * s1_1];
+    const float v5 = in2[(int)c0 * s2_0];
     const float v9 = 1.0e+06f;
     const float v6 = (v1 * v3);
     const float v7 = (v6 + v5);
@@ -44,7 +44,7 @@ __kernel void gdl_ew_2d9c0287a0b8(__global const float *in0,
     out0[gid] = (float)v10;
 }
 
-__kernel void gdl_red_40f0ba8020b1(__global const float *in0, __global float *out, const uint M, const uint K,
+__kernel void gdl_red_4549a7dd0c28(__global const float *in0, __global float *out, const uint M, const uint K,
                     const uint P, const uint chunk)
 {
     const uint gid = get_global_id(0);
@@ -61,7 +61,7 @@ __kernel void gdl_red_40f0ba8020b1(__global const float *in0, __global float *ou
         const uint idx = base + k * M;
         const float a0 = (float)in0[idx];
         const float v = a0;
-        { const float y = v - comp; const float t = acc + y; comp = (t - acc) - y; acc = t; }
+        { const float y = v - comp; const float t = acc + y; comp = isfinite(t) ? (t - acc) - y : (float)0; acc = t; }
     }
     out[gid] = acc;
 }

@@ -117,7 +117,7 @@ __kernel void gdl_ew_da27a6825acc(__global float *out0,
     out0[gid] = (float)v1;
 }
 
-__kernel void gdl_ew_182351e0733c(__global const float *in0,
+__kernel void gdl_ew_0678b3480661(__global const float *in0,
         __global float *out0,
         const uint n)
 {
@@ -125,13 +125,13 @@ __kernel void gdl_ew_182351e0733c(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v2 = in0[gid];
+    const float v2 = in0[0];
     const float v3 = 2.0e+00f;
     const float v4 = (v2 * v3);
     out0[gid] = (float)v4;
 }
 
-__kernel void gdl_ew_a6955f7614d3(__global const float *in0,
+__kernel void gdl_ew_5c62a481cb39(__global const float *in0,
         __global float *out0,
         const uint n)
 {
@@ -139,13 +139,13 @@ __kernel void gdl_ew_a6955f7614d3(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v29 = in0[gid];
+    const float v29 = in0[0];
     const float v31 = 2.0e+00f;
     const float v32 = (v29 * v31);
     out0[gid] = (float)v32;
 }
 
-__kernel void gdl_red_3208f52a4b80(__global const float *in0, __global float *out, const uint M, const uint K,
+__kernel void gdl_red_263d14f5836f(__global const float *in0, __global float *out, const uint M, const uint K,
                     const uint P, const uint chunk)
 {
     const uint gid = get_global_id(0);
@@ -162,12 +162,12 @@ __kernel void gdl_red_3208f52a4b80(__global const float *in0, __global float *ou
         const uint idx = k;
         const float a0 = (float)in0[idx];
         const float v = (a0 * a0);
-        { const float y = v - comp; const float t = acc + y; comp = (t - acc) - y; acc = t; }
+        { const float y = v - comp; const float t = acc + y; comp = isfinite(t) ? (t - acc) - y : (float)0; acc = t; }
     }
     out[gid] = sqrt(acc);
 }
 
-__kernel void gdl_ew_fc7816c47b5e(__global const float *in0,
+__kernel void gdl_ew_1b5de8983457(__global const float *in0,
         __global uchar *out0,
         const uint n)
 {
@@ -175,13 +175,13 @@ __kernel void gdl_ew_fc7816c47b5e(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v26 = in0[gid];
+    const float v26 = in0[0];
     const float v27 = 1.0e+03f;
     const uchar v28 = (v26 < v27);
     out0[gid] = (uchar)v28;
 }
 
-__kernel void gdl_red_b8dd32d6a223(__global const float *in0, __global float *out, const uint M, const uint K,
+__kernel void gdl_red_b9481ec38121(__global const float *in0, __global float *out, const uint M, const uint K,
                     const uint P, const uint chunk)
 {
     const uint gid = get_global_id(0);
@@ -198,12 +198,12 @@ __kernel void gdl_red_b8dd32d6a223(__global const float *in0, __global float *ou
         const uint idx = k;
         const float a0 = (float)in0[idx];
         const float v = a0;
-        { const float y = v - comp; const float t = acc + y; comp = (t - acc) - y; acc = t; }
+        { const float y = v - comp; const float t = acc + y; comp = isfinite(t) ? (t - acc) - y : (float)0; acc = t; }
     }
     out[gid] = acc;
 }
 
-__kernel void gdl_ew_bbae3bda9aef(__global const float *in0,
+__kernel void gdl_ew_81342c5505c7(__global const float *in0,
         __global uchar *out0,
         const uint n)
 {
@@ -211,13 +211,13 @@ __kernel void gdl_ew_bbae3bda9aef(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v13 = in0[gid];
+    const float v13 = in0[0];
     const float v14 = 0.0e+00f;
     const uchar v15 = (v13 > v14);
     out0[gid] = (uchar)v15;
 }
 
-__kernel void gdl_ew_3bc4bf71b32f(__global const float *in0,
+__kernel void gdl_ew_89c630683a32(__global const float *in0,
         __global float *out0,
         const uint n)
 {
@@ -225,7 +225,7 @@ __kernel void gdl_ew_3bc4bf71b32f(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v17 = in0[gid];
+    const float v17 = in0[0];
     const float v18 = 1.0e+02f;
     const float v19 = (v18 * v17);
     out0[gid] = (float)v19;
@@ -242,7 +242,7 @@ __kernel void gdl_ew_ef52b036f774(__global float *out0,
     out0[gid] = (float)v37;
 }
 
-__kernel void gdl_ew_17294a818761(__global const float *in0,
+__kernel void gdl_ew_5f78be480340(__global const float *in0,
         __global float *out0,
         const uint n)
 {
@@ -250,13 +250,13 @@ __kernel void gdl_ew_17294a818761(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v45 = in0[gid];
+    const float v45 = in0[0];
     const float v46 = 1.0e+02f;
     const float v47 = (v45 * v46);
     out0[gid] = (float)v47;
 }
 
-__kernel void gdl_ew_b3086fca3f7f(__global const float *in0,
+__kernel void gdl_ew_184bf4bafe3d(__global const float *in0,
         __global float *out0,
         const uint n)
 {
@@ -264,13 +264,13 @@ __kernel void gdl_ew_b3086fca3f7f(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v53 = in0[gid];
+    const float v53 = in0[0];
     const float v57 = 2.0e+00f;
     const float v58 = (v53 * v57);
     out0[gid] = (float)v58;
 }
 
-__kernel void gdl_ew_0b2d32c4a26e(__global const float *in0,
+__kernel void gdl_ew_49e4185cd895(__global const float *in0,
         __global float *out0,
         const uint n)
 {
@@ -278,7 +278,7 @@ __kernel void gdl_ew_0b2d32c4a26e(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v59 = in0[gid];
+    const float v59 = in0[0];
     const float v3 = 2.0e+00f;
     const float v61 = (v59 * v3);
     out0[gid] = (float)v61;

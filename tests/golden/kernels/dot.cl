@@ -27,7 +27,7 @@ __kernel void gdl_ew_75da99e0933e(__global float *out0,
     out0[gid] = (float)v0;
 }
 
-__kernel void gdl_red_d8e8dc2c8be3(__global const float *in0, __global const float *in1, __global float *out, const uint M, const uint K,
+__kernel void gdl_red_aa97626318df(__global const float *in0, __global const float *in1, __global float *out, const uint M, const uint K,
                     const uint P, const uint chunk)
 {
     const uint gid = get_global_id(0);
@@ -45,12 +45,12 @@ __kernel void gdl_red_d8e8dc2c8be3(__global const float *in0, __global const flo
         const float a0 = (float)in0[idx];
         const float a1 = (float)in1[idx];
         const float v = (a0 * a1);
-        { const float y = v - comp; const float t = acc + y; comp = (t - acc) - y; acc = t; }
+        { const float y = v - comp; const float t = acc + y; comp = isfinite(t) ? (t - acc) - y : (float)0; acc = t; }
     }
     out[gid] = acc;
 }
 
-__kernel void gdl_ew_7ba6a3a82837(__global const float *in0,
+__kernel void gdl_ew_80feb84e9c5d(__global const float *in0,
         __global float *out0,
         __global float *out1,
         const uint n)
@@ -59,7 +59,7 @@ __kernel void gdl_ew_7ba6a3a82837(__global const float *in0,
     if (gid >= n)
         return;
 
-    const float v2 = in0[gid];
+    const float v2 = in0[0];
     const float v3 = 2.0e+00f;
     const float v4 = (v3 * v2);
     const float v5 = 1.0e+00f;
