@@ -163,3 +163,17 @@ def test_print_in_the_interpreter_goes_to_its_printer():
     lines = []
     evaluate(gdl.compile("y = 2.5\nprint(y, y * 2)\nout y\n").graph, printer=lines.append)
     assert lines == ["line 2: y = 2.5, y * 2 = 5.0"]
+
+
+@pytest.mark.parametrize("trips,ok", [(7, True), (8, False)])
+def test_max_iters_allows_exactly_the_limit(trips, ok):
+    src = f"var x = 1.0\ni = 0\nwhile i < {trips} {{\n    x = x * 2.0\n    i += 1\n}}\nout x\n"
+    prog = gdl.compile(src)
+    for runner in (lambda: prog.run(max_iters=7),
+                   lambda: evaluate(prog.graph, max_iters=7)):
+        if ok:
+            runner()
+        else:
+            with pytest.raises(gdl.GdlRuntimeError, match="7") as info:
+                runner()
+            assert info.value.line == 3

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..dtype import TensorType
+from ..errors import GdlRuntimeError
 from ..ir import Value
 from ..ops import OPS
 from ..ops.control import iteration_limit_error
@@ -48,6 +49,11 @@ class Executor:
         self.plan = plan
         self.queue = device.queue
         self.counters = device.counters
+        if any(s.uses_fp64 for s in plan.specs) and not device.has_fp64:
+            raise GdlRuntimeError(
+                f"the program computes in f64, but {device.describe()} has no double precision "
+                "(cl_khr_fp64); run it on a device that has it (--device / GDL_DEVICE) or use "
+                "f32")
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.tapes = TapeRunner(self)

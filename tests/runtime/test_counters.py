@@ -124,3 +124,14 @@ def test_no_opencl_device_is_a_clear_error(tmp_path):
     assert "CLEAR:" in out.stdout, out.stdout + out.stderr
     assert "no OpenCL device" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_f64_on_a_device_without_double_precision_is_a_clear_error(monkeypatch):
+    from gdl.runtime import device as devices
+    dev = devices.select()
+    monkeypatch.setattr(devices.Device, "has_fp64", property(lambda self: False))
+    prog = gdl.compile("var x: f64[2] = [0.1, 0.2]\ny = sum(x * x)\nout y")
+    with pytest.raises(gdl.GdlRuntimeError, match="f64") as info:
+        prog.run(device=dev)
+    assert "cl_khr_fp64" in str(info.value)
+    assert gdl.compile("var x = [0.1, 0.2]\ny = sum(x * x)\nout y").run(device=dev).outputs
