@@ -205,13 +205,14 @@ class GraphBuilder(ExpressionBuilder):
     def cone(self, x: Value, y: Value) -> tuple[Region, tuple[Value, ...]]:
         """The nodes of this block on a path from x to y, as a region over (x, constants)."""
         nodes = self.block.b.nodes
-        reach = {x}
+        reach, downstream = {x}, set()     # values and nodes that depend on x
         for n in nodes:
             if any(i in reach for i in n.inputs):
                 reach.update(n.outputs)
+                downstream.add(n)
         need, cone = {y}, []
         for n in reversed(nodes):
-            if any(o in need for o in n.outputs) and any(o in reach for o in n.outputs):
+            if n in downstream and any(o in need for o in n.outputs):
                 cone.append(n)
                 need.update(n.inputs)
         cone.reverse()

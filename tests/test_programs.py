@@ -94,3 +94,18 @@ def test_nonscalar_without_seed_says_so():
     with pytest.raises(gdl.GdlError, match="seed") as info:
         prog.run(grad=["x"])
     assert info.value.line is None
+
+
+def test_example_headers_match_the_independent_reference():
+    """The expectations of programs/examples come from reference.py (NumPy, no gdl)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("reference",
+                                                  ROOT / "programs" / "examples" / "reference.py")
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    for name, fn in reference.EXAMPLES.items():
+        _, expect = header(ROOT / "programs" / "examples" / f"{name}.gdl")
+        want = fn()
+        for part in ("outputs", "grads"):
+            assert set(expect[part]) == set(want[part]), (name, part)
+            check(expect[part], want[part], f"{name} {part}", rtol=1e-12, atol=0)
