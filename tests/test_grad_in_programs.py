@@ -179,3 +179,24 @@ def test_grad_errors(src, line, words):
 def test_grad_of_a_constant_is_zero():
     res, _ = both("var x = [1.0, 2.0]\ng = grad(3.0, x)\nout g\n")
     np.testing.assert_array_equal(res.outputs["g"], [0.0, 0.0])
+
+
+def test_second_derivatives_of_norm_prod_and_pow_are_finite():
+    """language.md §5: adjoints stay NaN-free where the forward value is finite."""
+    src = """
+var x: f64[3] = [0.0, 0.0, 0.0]
+var p: f64[3] = [2.0, 3.0, 0.5]
+h_norm = grad(sum(grad(norm(x), x)), x)
+a = abs(x) + [0.0, 1.0, 2.0]
+h_exp = grad(sum(grad(sum(a ** p), p)), p)
+h_base = grad(sum(grad(sum(a ** p), x)), x)
+z = [0.0, 1.0, 2.0, 0.0] + x[0]
+h_prod = grad(sum(grad(prod(z), x)), x)
+out h_norm, h_exp, h_base, h_prod
+"""
+    res, ref = both(src)
+    for outs in (res.outputs, ref["outputs"]):
+        for name, value in outs.items():
+            assert np.isfinite(value).all(), (name, value)
+    np.testing.assert_allclose(res.outputs["h_exp"][2], np.log(2.0) ** 2 * 2 ** 0.5, rtol=1e-12)
+    np.testing.assert_allclose(res.outputs["h_prod"], [4.0, 0.0, 0.0])
