@@ -15,28 +15,18 @@ from .base import Call, Emitter, OpDef
 _FAMILIES = (elementwise, math, reduce, linalg, shape, views, init, tapes, control, effects)
 
 
-def _table() -> MappingProxyType:
-    table: dict[str, OpDef] = {}
+def _gather(field: str) -> MappingProxyType:
+    """Every family's records of `field` ("DEFS" or "CALLS") by name; each name once."""
+    table: dict[str, OpDef | Call] = {}
     for family in _FAMILIES:
-        for op in family.DEFS:
-            assert op.name not in table, f"op {op.name} defined twice"
-            table[op.name] = op
+        for record in getattr(family, field):
+            assert record.name not in table, f"{record.name} defined twice in {field}"
+            table[record.name] = record
     return MappingProxyType(table)
 
 
-OPS = _table()
-
-
-def _calls() -> MappingProxyType:
-    table: dict[str, Call] = {}
-    for family in _FAMILIES:
-        for call in family.CALLS:
-            assert call.name not in table, f"built-in {call.name} defined twice"
-            table[call.name] = call
-    return MappingProxyType(table)
-
-
-CALLS = _calls()
+OPS = _gather("DEFS")
+CALLS = _gather("CALLS")
 
 
 def has_effect(node) -> bool:
