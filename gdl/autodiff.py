@@ -16,10 +16,11 @@ the device.  Imports `ir`, `ops`, `dtype`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 from .dtype import BOOL, StackType, TensorType, Type, differentiable
-from .ir import Builder, Graph, IdSource, Node, Region, Value, fresh_copy, inline, prune
+from .ir import Builder, Graph, IdSource, Region, Value, fresh_copy, inline, prune
 from .ops import OPS, emitter, has_effect
 from .ops.base import Emitter
 
@@ -54,7 +55,7 @@ class Pass:
         `keep_primal`) followed by one cotangent per active param (zeros
         where nothing flows).
         """
-        b = Builder(self.ids)
+        b = Builder(self.ids, "adjoint")
         e = emitter(b)
         wanted = {p for p, a in zip(region.params, active_params, strict=True) if a}
         assert all(differentiable(p.type) for p in wanted), "only floats are active"
@@ -64,7 +65,9 @@ class Pass:
         for node in region.nodes:
             rules = OPS[node.op].ad_rules
             if rules is not None and any(i in active for i in node.inputs):
+                b.role = "tape"         # the forward node, now recording what reverse needs
                 residuals[node] = rules.forward(self, e.at(node.span), node, active)
+                b.role = "adjoint"
             else:
                 b.append(node)
 
@@ -128,7 +131,7 @@ class Pass:
         `while` its trip count and tapes of its body's decisions.  Host-side
         scalars and tapes only: recording costs no device work.
         """
-        b = Builder(self.ids)
+        b = Builder(self.ids, "tape")
         e = emitter(b)
         decisions: list[Value] = []
         for node in region.nodes:
@@ -146,7 +149,7 @@ class Pass:
         trip count, so a replay reads nothing back from the device; effects
         (print, assert) are dropped, they ran in the forward pass.
         """
-        b = Builder(self.ids)
+        b = Builder(self.ids, "adjoint")
         e = emitter(b)
         dparams = tuple(b.fresh(t, "decision") for t in self.decision_types(region))
         it: Iterator[Value] = iter(dparams)
@@ -175,7 +178,7 @@ class Pass:
 
     def expand(self, region: Region) -> Region:
         """`region` with every `grad` node replaced by its adjoint nodes, innermost first."""
-        b = Builder(self.ids)
+        b = Builder(self.ids, "adjoint")
         rename: dict[Value, Value] = {}
         changed = False
         for node in region.nodes:
@@ -189,7 +192,7 @@ class Pass:
                 changed = True
                 continue
             if inputs != node.inputs or any(a is not r for a, r in zip(regions, node.regions)):
-                node = Node(node.op, inputs, node.attrs, node.outputs, regions, node.span)
+                node = replace(node, inputs=inputs, regions=regions)
                 changed = True
             b.append(node)
         if not changed:

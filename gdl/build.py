@@ -10,14 +10,14 @@ Imports `syntax`, `expressions`, `ir`, `ops`, `builtins`, `weak`, `dtype`, `erro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import syntax as ast
 from .builtins import LANGUAGE_BUILTINS
 from .dtype import BOOL, DEFAULT_FOR_KIND, DTYPES, TensorType, common_dtype, meet_weak
 from .errors import GdlTypeError, Span
 from .expressions import AUG_OPS, BINARY_OPS, KEYWORDS, ExpressionBuilder, Operand, type_of
-from .ir import Builder, Graph, IdSource, Leaf, Node, Region, Value, inline
+from .ir import Builder, Graph, IdSource, Leaf, Region, Value, inline
 from .scopes import Binding, Block, FnBlock, assigned_names
 from .ops import OPS, emitter
 from .weak import Weak, emit as emit_weak
@@ -451,7 +451,7 @@ def without_effects(nodes) -> list:
         if n.regions:
             subs = tuple(Region(r.params, tuple(without_effects(r.nodes)), r.results)
                          for r in n.regions)
-            n = Node(n.op, n.inputs, n.attrs, n.outputs, subs, n.span)
+            n = replace(n, regions=subs)
         out.append(n)
     return out
 

@@ -49,6 +49,7 @@ class Node:
     outputs: tuple[Value, ...]
     regions: tuple["Region", ...] = ()
     span: Span | None = None
+    role: str = ""          # "" forward, "adjoint" (made by reverse mode), "tape" (recording)
 
     def attr(self, key: str, default: Any = None) -> Any:
         for k, v in self.attrs:
@@ -136,10 +137,15 @@ class IdSource:
 
 
 class Builder:
-    """Collects nodes for one region in order, making fresh output values."""
+    """Collects nodes for one region in order, making fresh output values.
 
-    def __init__(self, ids: IdSource):
+    `role` is stamped on the nodes it makes, so printed graphs can tell the
+    adjoint nodes reverse mode appends from the program's own.
+    """
+
+    def __init__(self, ids: IdSource, role: str = ""):
         self.ids = ids
+        self.role = role
         self.nodes: list[Node] = []
 
     def fresh(self, type: Type, name: str | None = None) -> Value:
@@ -152,7 +158,7 @@ class Builder:
         if isinstance(attrs, dict):
             attrs = tuple(sorted(attrs.items()))
         node = Node(op, tuple(inputs), attrs, tuple(self.fresh(t) for t in out_types),
-                    tuple(regions), span)
+                    tuple(regions), span, self.role)
         self.nodes.append(node)
         return node
 
@@ -163,7 +169,7 @@ class Builder:
         replace a node keep its output values, so later users stay valid)."""
         if isinstance(attrs, dict):
             attrs = tuple(sorted(attrs.items()))
-        node = Node(op, tuple(inputs), attrs, tuple(outputs), tuple(regions), span)
+        node = Node(op, tuple(inputs), attrs, tuple(outputs), tuple(regions), span, self.role)
         self.nodes.append(node)
         return node
 
@@ -228,11 +234,13 @@ def used_params(region: Region) -> set[Value]:
     return {p for p in region.params if p in seen}
 
 
-def inline(b: Builder, region: Region, args: tuple[Value | None, ...]) -> tuple[Value, ...]:
+def inline(b: Builder, region: Region, args: tuple[Value | None, ...],
+           keep_roles: bool = False) -> tuple[Value, ...]:
     """Copy `region`'s nodes into `b` with params bound to `args`; return its results.
 
     Values are renamed to fresh ids (nested regions included), so a region
-    can be inlined many times.  A param bound to None must be unused.
+    can be inlined many times.  A param bound to None must be unused.  The
+    copies take `b`'s role, or keep their own with `keep_roles`.
     """
     env: dict[Value, Value] = {}
     for p, a in zip(region.params, args, strict=True):
@@ -242,6 +250,8 @@ def inline(b: Builder, region: Region, args: tuple[Value | None, ...]) -> tuple[
         new_inputs = tuple(env[v] for v in node.inputs)
         copy = b.add(node.op, new_inputs, node.attrs, tuple(o.type for o in node.outputs),
                      tuple(fresh_copy(r, b.ids) for r in node.regions), node.span)
+        if keep_roles and copy.role != node.role:
+            copy = b.nodes[-1] = replace(copy, role=node.role)
         for old, new in zip(node.outputs, copy.outputs):
             env[old] = new
             new.name = old.name
@@ -265,7 +275,8 @@ def fresh_copy(region: Region, ids: IdSource) -> Region:
         params = tuple(new(p) for p in r.params)
         nodes = tuple(Node(n.op, tuple(env[i] for i in n.inputs), n.attrs,
                            tuple(new(o) for o in n.outputs),
-                           tuple(copy(sub) for sub in n.regions), n.span) for n in r.nodes)
+                           tuple(copy(sub) for sub in n.regions), n.span, n.role)
+                      for n in r.nodes)
         return Region(params, nodes, tuple(env[x] for x in r.results))
 
     return copy(region)

@@ -8,6 +8,8 @@ Imports `ir`, `ops`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .ir import Graph, Node, Region, Value, prune
 from .ops import OPS, has_effect
 
@@ -22,7 +24,7 @@ def _map_regions(region: Region, fn) -> Region:
         if node.regions:
             subs = tuple(_map_regions(r, fn) for r in node.regions)
             if any(a is not b for a, b in zip(subs, node.regions)):
-                node = Node(node.op, node.inputs, node.attrs, node.outputs, subs, node.span)
+                node = replace(node, regions=subs)
                 changed = True
         nodes.append(node)
     if changed:
@@ -37,7 +39,7 @@ def _cse_region(region: Region) -> Region:
     for node in region.nodes:
         inputs = tuple(rename.get(v, v) for v in node.inputs)
         if inputs != node.inputs:
-            node = Node(node.op, inputs, node.attrs, node.outputs, node.regions, node.span)
+            node = replace(node, inputs=inputs)
         if node.op in NO_CSE or OPS[node.op].effect:
             nodes.append(node)
             continue

@@ -46,6 +46,8 @@ def node_text(node: Node) -> str:
     text += f" : {types}"
     if node.span is not None:
         text += f"  @{node.span.line}"
+    if node.role:
+        text += f"  [{node.role}]"
     return text
 
 

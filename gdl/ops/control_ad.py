@@ -30,7 +30,7 @@ I32_SCALAR = TensorType(I32, ())
 
 def _region_in(e: Emitter, types, build) -> Region:
     """A region over fresh params of `types`, its body made by `build(emitter, params)`."""
-    b = Builder(e.b.ids)
+    b = Builder(e.b.ids, e.b.role)
     params = tuple(b.fresh(t) for t in types)
     results = build(e.__class__(b, e.table, e.span), params)
     return b.region(params, tuple(results))
@@ -67,7 +67,7 @@ class IfRules:
         n = len(node.outputs)
 
         def with_defaults(rec: Region, mine: int, first: bool) -> Region:
-            b = Builder(e.b.ids)
+            b = Builder(e.b.ids, e.b.role)
             for nd in rec.nodes:
                 b.append(nd)
             eb = e.__class__(b, e.table, e.span)
@@ -155,11 +155,11 @@ class WhileRules:
 
         def cond_fn(eb, ps):
             c, v = ps[:k], ps[k + 1 + nt:]
-            return inline(eb.b, cond, tuple(c) + tuple(v))
+            return inline(eb.b, cond, tuple(c) + tuple(v), keep_roles=True)
 
         def body_fn(eb, ps):
             c, i, tapes, v = ps[:k], ps[k], ps[k + 1:k + 1 + nt], ps[k + 1 + nt:]
-            outs = inline(eb.b, body_rec, tuple(c) + tuple(v))
+            outs = inline(eb.b, body_rec, tuple(c) + tuple(v), keep_roles=True)
             pushed = [c[j] for j in tape_carried] + [outs[nres + j] for j in picked]
             new_tapes = [eb.op("push", s, x, i) for s, x in zip(tapes, pushed)]
             return list(outs[:nres]) + [_counter_step(eb, i)] + new_tapes
