@@ -23,11 +23,11 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from . import optimize
-from .autodiff import expand_grads, grad_graph
+from .autodiff import Pass, expand_grads, grad_graph
 from .build import build
 from .dtype import TensorType
 from .errors import GdlError, GdlRuntimeError, GdlTypeError
-from .ir import Graph
+from .ir import Graph, IdSource
 from .parse import parse
 from .runtime import device as devices
 from .runtime.execute import Executor
@@ -78,6 +78,16 @@ class Program:
     @property
     def inputs(self) -> tuple[str, ...]:
         return tuple(lf.name for lf in self.graph.leaves if lf.kind == "input")
+
+    def influencing(self, of: str) -> tuple[str, ...]:
+        """The vars output `of` depends on differentiably (the others get zero gradients).
+
+        Conservative through loops and branches: a var flowing into one counts.
+        """
+        out = self.graph.output_value(of)
+        ad = Pass(IdSource(self.graph.next_id))
+        return tuple(lf.name for lf in self.graph.leaves if lf.kind == "var"
+                     and out in ad.activity(self.graph.body, {lf.value}))
 
     # -- stages
     def gradient_graph(self, wrt: Iterable[str], of: str | None = None,

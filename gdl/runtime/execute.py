@@ -57,6 +57,7 @@ class Executor:
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.tapes = TapeRunner(self)
+        self.decisions: list[tuple] = []
         self.max_iters = 1_000_000
         self.printer: Callable[[str], None] = print
 
@@ -205,12 +206,15 @@ class Executor:
             carried = [self.resident(x, r, v.type)
                        for x, r, v in zip(out, step.carried, node.outputs)]
             count += 1
+        self.decisions.append(("while", node.span, count))
         for o, x in zip(node.outputs, carried):
             env[o] = x
 
     def if_step(self, step: IfStep, env: dict) -> None:
         node = step.node
-        branch = step.then if self.decide(env[node.inputs[0]]) else step.other
+        taken = self.decide(env[node.inputs[0]])
+        self.decisions.append(("if", node.span, taken))
+        branch = step.then if taken else step.other
         out = self.run_region(branch, [env[v] for v in node.inputs[1:]])
         for o, x, r in zip(node.outputs, out, step.outputs):
             env[o] = self.resident(x, r, o.type)
@@ -232,26 +236,47 @@ class Executor:
         Gradients not wanted are computed by the same reverse pass but never
         read back.
         """
-        self.max_iters = max_iters
-        self.printer = printer
+        values = {name: DevTensor(self.upload(arr), self.plan.graph.leaf(name).value.type)
+                  for name, arr in fed.items()}
+        if seed is not None:
+            seed = DevTensor(self.upload(seed), self.plan.graph.seed.type)
+        results = self.run_resident(values, seed, max_iters, printer)
         graph = self.plan.graph
-        args = []
-        for leaf in graph.leaves:
-            if leaf.name in fed:
-                arr = fed[leaf.name]
-                args.append(DevTensor(self.upload(arr), leaf.value.type, None))
-            else:
-                (value,) = self.run_region(self.plan.inits[leaf.name], [])
-                args.append(self.as_device(value, leaf.value.type))
-        if graph.seed is not None:
-            args.append(DevTensor(self.upload(seed), graph.seed.type))
-        results = self.run_region(self.plan.body, args)
         n = len(graph.outputs)
         typed = list(zip(results, graph.body.results))
         outputs = {name: self.to_numpy(*typed[i]) for i, name in enumerate(graph.outputs)}
         grads = {name: self.to_numpy(*typed[n + i]) for i, name in enumerate(graph.grads)
                  if name in wanted}
         return outputs, grads
+
+    def run_resident(self, values: dict[str, Any], seed: DevTensor | None, max_iters: int,
+                     printer: Callable[[str], None] = print) -> list:
+        """Run with leaves given as run-time values (others initialised on the device).
+
+        Returns the body's results as run-time values, nothing read back: a
+        Session keeps variables and gradients on the device this way.
+        `self.decisions` lists each loop's trip count and each branch taken.
+        """
+        self.max_iters = max_iters
+        self.printer = printer
+        self.decisions = []
+        graph = self.plan.graph
+        args = []
+        for leaf in graph.leaves:
+            if leaf.name in values:
+                args.append(values[leaf.name])
+            else:
+                (value,) = self.run_region(self.plan.inits[leaf.name], [])
+                args.append(self.as_device(value, leaf.value.type))
+        if graph.seed is not None:
+            args.append(seed)
+        return self.run_region(self.plan.body, args)
+
+    def initial(self, name: str) -> DevTensor:
+        """A leaf's initial value, computed on the device."""
+        leaf = self.plan.graph.leaf(name)
+        (value,) = self.run_region(self.plan.inits[name], [])
+        return self.as_device(value, leaf.value.type)
 
     def to_numpy(self, value, v: Value) -> np.ndarray:
         arr = np.asarray(self.host(value))
