@@ -6,9 +6,10 @@
     res.outputs["y"], res.grads["x"]
 """
 from .api import Program, Result, compile, load
+from .session import Session
 from .errors import GdlError, GdlRuntimeError, GdlSyntaxError, GdlTypeError
 
 __version__ = "0.1.0"
 
-__all__ = ("compile", "load", "Program", "Result", "GdlError", "GdlSyntaxError",
+__all__ = ("compile", "load", "Program", "Result", "Session", "GdlError", "GdlSyntaxError",
            "GdlTypeError", "GdlRuntimeError", "__version__")

@@ -11,7 +11,12 @@ Every run that asks for gradients differentiates with respect to every
 `var` at once, as PyTorch's backward fills `.grad` of every leaf: one
 compiled reverse pass serves any subset of `grad`, and the work does not
 depend on how many gradients were asked.
-Imports every stage but the reference interpreter.
+
+`Program.session` returns a `Session` (gdl.session), which keeps vars and
+gradients on the device between calls; it shares the Program's executors.
+A Result prints as rich tables (`__rich__`) and as HTML in Jupyter
+(`_repr_html_`), drawn by the table helpers gdl.session owns.
+Imports every stage but the reference interpreter, and `session`.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from .parse import parse
 from .runtime import device as devices
 from .runtime.execute import Executor
 from .runtime.plan import plan as make_plan
+from .session import Session, html_tables, rich_tables
 
 DEFAULT_MAX_ITERS = 1_000_000
 
@@ -53,6 +59,23 @@ class Result:
         outs = ", ".join(self.outputs)
         grads = ", ".join(self.grads)
         return f"Result(outputs=[{outs}], grads=[{grads}])"
+
+    def _tables(self) -> list[tuple[str, list[tuple[str, np.ndarray]]]]:
+        tables = [("outputs", list(self.outputs.items()))]
+        if self.grads:
+            tables.append(("gradients", list(self.grads.items())))
+        return tables
+
+    def _caption(self) -> str:
+        return f"{self.device} · {self.seconds * 1000:.1f} ms" if self.device else ""
+
+    def __rich__(self):
+        """Outputs and gradients as rich tables, so `rich.print(res)` reads like a report."""
+        return rich_tables(self._tables(), self._caption())
+
+    def _repr_html_(self) -> str:
+        """The same tables as HTML, which Jupyter shows for a cell's value."""
+        return html_tables(self._tables(), self._caption())
 
 
 class Program:
@@ -155,16 +178,35 @@ class Program:
             graph = self.gradient_graph(everything, of, seed_arr is not None)
         else:
             graph = self.graph
-        key = (id(dev), graph.grads, graph.of, graph.seed is not None)
-        executor = self._executors.get(key)
         before = dev.counters.snapshot()
         start = time.perf_counter()
-        if executor is None:
-            executor = self._executors[key] = Executor(dev, make_plan(graph))
+        executor = self._executor(graph, dev)
         outputs, grads = executor.run(fed, seed_arr, limit, wrt, on_print or print)
         seconds = time.perf_counter() - start
         return Result(outputs, {n: grads[n] for n in wrt}, dev.describe(), seconds,
                       dev.counters.since(before))
+
+    def session(self, inputs: Mapping[str, Any] | None = None, device: Any = None,
+                max_iters: int | None = None,
+                on_print: Callable[[str], None] | None = None) -> Session:
+        """A Session keeping this program's vars and their gradients on the device.
+
+        `inputs` gives vars their starting values (else their initialisers,
+        computed on the device) and inputs their data, checked as `run` does.
+        """
+        limit = DEFAULT_MAX_ITERS if max_iters is None else int(max_iters)
+        if limit < 0:
+            raise GdlError(f"max_iters must be at least 0, found {limit}")
+        return Session(self, self._device(device), self._feed(inputs or {}), limit,
+                       on_print or print)
+
+    def _executor(self, graph: Graph, dev: devices.Device) -> Executor:
+        """The executor of a graph variant on a device, made (kernels built) once."""
+        key = (id(dev), graph.grads, graph.of, graph.seed is not None)
+        executor = self._executors.get(key)
+        if executor is None:
+            executor = self._executors[key] = Executor(dev, make_plan(graph))
+        return executor
 
     def _device(self, spec: Any) -> devices.Device:
         if isinstance(spec, devices.Device):
@@ -175,20 +217,22 @@ class Program:
 
     def _feed(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Fed values checked against their declarations and converted (same_kind)."""
-        fed = {}
-        for name, value in inputs.items():
-            leaf = self.graph.leaf(name)
-            if leaf is None:
-                known = ", ".join(lf.name for lf in self.graph.leaves) or "none"
-                raise GdlError(f"`{name}` is neither an input nor a var of the program "
-                               f"(they are: {known})")
-            fed[name] = convert(value, leaf.value.type, f"{leaf.kind} `{name}`")
+        fed = {name: self._convert_leaf(name, value) for name, value in inputs.items()}
         for leaf in self.graph.leaves:
             if leaf.kind == "input" and leaf.init is None and leaf.name not in fed:
                 raise GdlRuntimeError(f"input `{leaf.name}` has no default and no value was "
                                       f"given; feed it (inputs={{'{leaf.name}': ...}} or "
                                       f"--set {leaf.name}=...)")
         return fed
+
+    def _convert_leaf(self, name: str, value: Any, where: str = "") -> np.ndarray:
+        """A value for the leaf `name`, checked against its declaration and converted."""
+        leaf = self.graph.leaf(name)
+        if leaf is None:
+            known = ", ".join(lf.name for lf in self.graph.leaves) or "none"
+            raise GdlError(f"`{name}` is neither an input nor a var of the program "
+                           f"(they are: {known})")
+        return convert(value, leaf.value.type, f"{leaf.kind} `{name}`{where}")
 
     def _seed(self, of: str, seed: Any) -> np.ndarray | None:
         t = self.graph.output_value(of).type
