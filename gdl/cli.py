@@ -143,8 +143,15 @@ def output_of(prog: api.Program, of: str | None) -> str | None:
 # -- sub-commands -------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
-    """Run FILE and print its outputs and gradients (tables, or one JSON object)."""
+    """Run FILE and print its gradient report (or one JSON object); --check, --out FILE.npz.
+
+    A --check that fails exits 1 after the report is printed.
+    """
+    from .check import all_passed, check_gradients
     prog = load_program(ctx, args.file)
+    if args.check and not args.grad:
+        raise GdlError("--check compares gradients with finite differences: name the vars "
+                       "to check with --grad NAME")
     sets = parse_sets(args.set)
     device = devices.select(args.device)
     inputs = {}
@@ -162,11 +169,21 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     result = prog.run(inputs, grad=args.grad, of=args.of, seed=seed, device=device,
                       max_iters=args.max_iters,
                       on_print=lambda text: printed.print(text, markup=False, highlight=False))
+    influencing = prog.influencing(of) if of is not None else None
+    checks = None
+    if args.check:
+        checks = check_gradients(prog, args.grad, of=of, inputs=inputs, seed=seed,
+                                 device=device, max_iters=args.max_iters, ad=result.grads)
+    if args.out:
+        report.save_npz(args.out, result)
     if args.json:
-        ctx.out.file.write(json.dumps(report.result_json(result, stats=args.stats)) + "\n")
+        obj = report.result_json(result, stats=args.stats, of=of, influencing=influencing,
+                                 check=checks, details=True)
+        ctx.out.file.write(json.dumps(obj) + "\n")
     else:
-        report.print_result(ctx.out, result, of=of, stats=args.stats)
-    return EXIT_OK
+        report.print_result(ctx.out, result, of=of, stats=args.stats, influencing=influencing,
+                            check=checks)
+    return EXIT_USER if checks is not None and not all_passed(checks) else EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
@@ -177,18 +194,57 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_graph(args: argparse.Namespace, ctx: Context) -> int:
-    """Print the compiled IR, and with --grad the IR after reverse-mode autodiff."""
+    """Show FILE's graph after any stage: a readable tree, the stable text (--text), or DOT."""
+    from . import graphview
     prog = load_program(ctx, args.file)
-    text = graph_text(prog.graph, "program (after build, simplify)")
-    if args.grad:
-        of = output_of(prog, args.of)
-        seeded = args.seed_shaped or (
-            of is not None and prog.graph.output_value(of).type.shape != ())
-        grads = prog.gradient_graph(args.grad, args.of, seeded)
-        wrt = ", ".join(dict.fromkeys(args.grad))
-        text += "\n" + graph_text(grads, f"gradients of {grads.of} with respect to {wrt} "
-                                         "(after autodiff, simplify)")
-    report.print_text(ctx.out, text)
+    names = graphview.stage_names(bool(args.grad))
+    if args.stage is not None and args.stage not in names:
+        report.print_text(ctx.err, f"gdl graph: error: stage `{args.stage}` needs --grad NAME; "
+                                   f"without it the stages are: {', '.join(names)}")
+        return EXIT_USAGE
+    graphs = dict(graphview.stages(prog, args.grad, args.of, args.seed_shaped))
+    wrt = tuple(dict.fromkeys(args.grad))
+    of = graphs["autodiff"].of if wrt else None
+    final = "autodiff+simplify" if wrt else "simplify"      # the graph a run would plan
+    if args.stage is not None or args.all_stages:
+        shown = [(s, graphview.stage_title(s, of, wrt)) for s in names
+                 if args.all_stages or s == args.stage]
+    else:   # these titles keep the --text form of the default as it always was
+        shown = [("simplify", "program (after build, simplify)")]
+        if wrt:
+            shown.append((final, f"gradients of {of} with respect to {', '.join(wrt)} "
+                                 "(after autodiff, simplify)"))
+    dot_stage = shown[-1][0] if shown[-1][0] in graphs else final
+    if args.dot:
+        dot = graphview.to_dot(graphs[dot_stage], graphview.stage_title(dot_stage, of, wrt))
+        if args.dot == "-":
+            ctx.out.file.write(dot)
+            return EXIT_OK
+        try:
+            with open(args.dot, "w", encoding="utf-8") as f:
+                f.write(dot)
+        except OSError as err:
+            raise GdlError(f"cannot write {args.dot}: {err.strerror or err}") from None
+    views = []
+    for stage, title in shown:
+        if stage == graphview.PLAN_STAGE:
+            views.append(graphview.plan_tree(graphview.plan_of(graphs[final]), title,
+                                             args.consts))
+        elif args.text:
+            views.append(graph_text(graphs[stage], title))
+        else:
+            views.append(graphview.graph_tree(graphs[stage], title, prog.source, args.consts))
+    if args.text:
+        report.print_text(ctx.out, "\n".join(
+            v if isinstance(v, str) else graphview.render(v, ctx.out.width) for v in views))
+    else:
+        for view in views:
+            ctx.out.print(view)
+            ctx.out.print()
+        ctx.out.print(graphview.legend(args.consts))
+    if args.dot:
+        report.print_text(ctx.err, f"wrote the graph after {dot_stage} as Graphviz DOT to "
+                                   f"{args.dot} (draw it with: dot -Tsvg {args.dot} -o graph.svg)")
     return EXIT_OK
 
 
@@ -216,19 +272,78 @@ def cmd_devices(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_repl(args: argparse.Namespace, ctx: Context) -> int:
-    """Placeholder until the REPL lands."""
-    report.print_text(ctx.err, "gdl repl is not available yet; use `gdl run FILE` "
-                               "or `gdl check FILE`")
-    return EXIT_USER
+    """Start the interactive REPL, with FILE's statements entered first if given."""
+    from . import repl      # only `gdl repl` pays for readline and the REPL's imports
+    return repl.main(ctx.out, file=args.file, device=args.device)
 
 
 # -- parsing and the entry point ---------------------------------------------
+
+EXIT_STATUS_HELP = """\
+exit status:
+  0  success
+  1  a user error: an error in the program (shown with its line and a caret),
+     a missing file, a bad --set/--seed value, a failed --check
+  2  a usage error: an unknown command or option
+  3  an internal error, a bug in gdl: a short banner names the file holding
+     the traceback"""
+
+MAIN_EPILOG = f"""\
+examples:
+  gdl run programs/seed/dot.gdl --grad x          outputs, and dy/dx with its norm
+  gdl run programs/seed/dot.gdl --grad x --check  ... checked by finite differences
+  gdl run prog.gdl --set x=-0.7 --json            override a var; one JSON object
+  gdl check prog.gdl                              compile only: declarations or the error
+  gdl graph prog.gdl --grad x                     the graph and its adjoint nodes
+  gdl devices                                     OpenCL devices, and which one runs
+  gdl repl prog.gdl                               an interactive session
+  gdl COMMAND --help                              a command's options and examples
+
+{EXIT_STATUS_HELP}"""
+
+RUN_EPILOG = f"""\
+examples:
+  gdl run prog.gdl                                the outputs only
+  gdl run prog.gdl --grad x                       and dy/dx: value, L2 norm, min/max,
+                                                  NaN/Inf counts
+  gdl run prog.gdl --grad w --grad b --of loss    several vars; which output
+  gdl run prog.gdl --grad x --check               compare with central differences
+  gdl run prog.gdl --set x=-0.7 --set A=@A.npy    override a var, feed an input
+  gdl run prog.gdl --grad x --seed "ones([4])"    a non-scalar output's cotangent
+  gdl run prog.gdl --grad x --json                one JSON object on stdout
+  gdl run prog.gdl --grad x --out res.npz         then numpy.load("res.npz")["grads/x"]
+
+--check perturbs each element x of a var by +-h, h = 1e-6 * max(1, |x|), runs
+the program forward in f64 (in the program's dtype with h = 1e-3 * max(1, |x|)
+when the device has no f64), and compares (L(x+h) - L(x-h)) / 2h with reverse
+mode.  It passes when the max relative error is within 1e-3 for a program
+computing in f32 (its reverse mode runs in f32), 1e-6 for an all-f64 program,
+2e-2 when the differences themselves are f32; "inconclusive" where a
+perturbation changes a branch taken or a loop's trip count.
+
+{EXIT_STATUS_HELP}"""
+
+CHECK_EPILOG = f"""\
+examples:
+  gdl check prog.gdl          prints `prog.gdl: ok` and its vars, inputs and outputs
+                              with their types, or the first error with a caret
+
+{EXIT_STATUS_HELP}"""
+
+DEVICES_EPILOG = """\
+examples:
+  gdl devices                 every OpenCL device; `*` marks the one `gdl run` uses
+  gdl devices --device cpu    which device this choice would select
+  GDL_DEVICE=gpu gdl run prog.gdl   choose for every run; --device D for one"""
+
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree: one sub-parser per command, each bound to its function."""
     parser = argparse.ArgumentParser(
         prog="gdl", description="GDL: a graph-definition language for automatic "
-                                "differentiation, run with OpenCL.")
+                                "differentiation, run with OpenCL.",
+        epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gdl {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -252,7 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", metavar="VALUE",
                      help="the cotangent of a non-scalar output (a VALUE as for --set)")
     run.add_argument("--json", action="store_true",
-                     help='print one JSON object {"outputs": ..., "grads": ...}')
+                     help='print one JSON object: {"outputs": ..., "grads": ...} and "of", '
+                          '"grad_info" (norm, min, max, nan, inf, influences per gradient), '
+                          '"device", "seconds"; "stats" with --stats, "check" with --check')
+    run.add_argument("--check", action="store_true",
+                     help="compare each gradient with central finite differences (in f64 "
+                          "on the device when it has f64; at most 64 random elements per "
+                          "var); a failed check exits 1")
+    run.add_argument("--out", metavar="FILE.npz",
+                     help='save outputs and gradients as arrays named "outputs/NAME" and '
+                          '"grads/NAME" (numpy.load(FILE)["grads/x"])')
     run.add_argument("--device", metavar="D",
                      help="gpu, cpu, P:D or part of a device name (default: $GDL_DEVICE, "
                           "else a GPU, else a CPU)")
@@ -260,21 +384,67 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"iteration limit per loop entry (default {api.DEFAULT_MAX_ITERS:,})")
     run.add_argument("--stats", action="store_true",
                      help="also show the runtime counters (launches, bytes moved, ...)")
+    run.formatter_class = argparse.RawDescriptionHelpFormatter
+    run.epilog = RUN_EPILOG
 
     check = command("check", cmd_check, "compile a program and summarise it, or show the error")
     check.add_argument("file", metavar="FILE")
+    check.formatter_class = argparse.RawDescriptionHelpFormatter
+    check.epilog = CHECK_EPILOG
 
-    graph = command("graph", cmd_graph, "print a program's IR, and with --grad its gradient IR")
+    from . import graphview
+    graph = command("graph", cmd_graph, "show a program's graph after any stage, as a readable "
+                                        "tree, the stable text form or Graphviz DOT")
+    graph.formatter_class = argparse.RawDescriptionHelpFormatter
+    graph.epilog = ("examples:\n"
+                    "  gdl graph prog.gdl                   the program as a tree\n"
+                    "  gdl graph prog.gdl --grad x          and its gradient graph "
+                    "(adjoint nodes marked)\n"
+                    "  gdl graph prog.gdl --grad x --all-stages\n"
+                    "  gdl graph prog.gdl --stage expand_grads --text\n"
+                    "  gdl graph prog.gdl --grad x --stage plan\n"
+                    "  gdl graph prog.gdl --grad x --dot g.dot && dot -Tsvg g.dot -o g.svg")
     graph.add_argument("file", metavar="FILE")
     grad_options(graph)
     graph.add_argument("--seed-shaped", action="store_true",
                        help="differentiate with a seed cotangent as a graph parameter")
+    which = graph.add_mutually_exclusive_group()
+    which.add_argument("--stage", "--after", metavar="NAME", choices=graphview.ALL_STAGES,
+                       help="show only the graph after this stage: "
+                            f"{', '.join(graphview.ALL_STAGES)} (autodiff stages need --grad; "
+                            "plan: the kernels and host steps a run would use)")
+    which.add_argument("--all-stages", action="store_true",
+                       help="show the graph after every stage, in order")
+    graph.add_argument("--text", action="store_true",
+                       help="print the stable text form instead of the tree")
+    graph.add_argument("--consts", action="store_true",
+                       help="show scalar constants as nodes instead of inline literals")
+    graph.add_argument("--dot", metavar="FILE",
+                       help="also write the last graph shown as Graphviz DOT (- for stdout only)")
 
     devs = command("devices", cmd_devices, "list OpenCL devices and the one a run would use")
     devs.add_argument("--device", metavar="D", help="show which device this choice selects")
+    devs.formatter_class = argparse.RawDescriptionHelpFormatter
+    devs.epilog = DEVICES_EPILOG
 
-    repl = command("repl", cmd_repl, "interactive session (not available yet)")
-    repl.add_argument("file", metavar="FILE", nargs="?")
+    repl = command("repl", cmd_repl, "interactive session: statements grow a graph, "
+                                     "expressions show their value, :grad shows gradients")
+    repl.add_argument("file", metavar="FILE", nargs="?",
+                      help="a program whose statements are entered first")
+    repl.add_argument("--device", metavar="D",
+                      help="gpu, cpu, P:D or part of a device name (as for run)")
+    repl.formatter_class = argparse.RawDescriptionHelpFormatter
+    repl.epilog = ("examples:\n"
+                   "  gdl repl                         an empty session\n"
+                   "  gdl repl programs/seed/dot.gdl   start from a program's statements\n"
+                   "\nin the session:\n"
+                   "  gdl> var x = arange(4.0)\n"
+                   "  gdl> y = 2 * dot(x, x)\n"
+                   "  gdl> :grad y x                   the adjoint nodes, and dy/dx = [0 4 8 12]\n"
+                   "  gdl> :backward y                 add dy/dx into x.grad (until :zero)\n"
+                   "  gdl> x.grad\n"
+                   "  gdl> :help                       every command\n"
+                   "\nhistory is kept in $GDL_HISTORY (default ~/.gdl_history)")
     return parser
 
 

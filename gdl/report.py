@@ -1,16 +1,20 @@
 """How results, programs and errors look: rich tables, JSON and caret text.
 
-Owns the presentation that the API leaves out: a Result as tables or as a
-JSON-ready dict, a compiled Program as a short summary, a GdlError as the
-source line with a caret (coloured when the console is a terminal), the
-device list, and the banner of an internal error.  Every printing function
-writes to a rich `Console` the caller passes in, so the CLI, the REPL and
-tests share one code path and tests can capture it.
-Imports `api` types, `errors`, numpy and rich.
+Owns the presentation that the API leaves out: a Result as a gradient
+report (outputs; gradients with their L2 norm, min/max and NaN/Inf counts;
+notes on vars the output does not depend on; a finite-difference check;
+device and time), as a JSON-ready dict or as an .npz file; a compiled
+Program as a short summary; a GdlError as the source line with a caret
+(coloured when the console is a terminal); the device list; and the banner
+of an internal error.  Every printing function writes to a rich `Console`
+the caller passes in, so the CLI, the REPL and tests share one code path
+and tests can capture it.
+Imports `api` and `check` types, `errors`, numpy and rich.
 
 Value tables are built from `VALUE_COLUMNS`, a tuple of (header, function
-of the array) pairs: a new per-value report (norms, NaN counts) is one more
-entry there, and both the outputs and the gradients tables pick it up.
+of the array) pairs.  Gradients are blocks rather than table rows (a
+label and type, the value, a statistics line, notes and the check), so
+wide f64 values keep their full width.
 """
 from __future__ import annotations
 
@@ -23,12 +27,17 @@ from rich.table import Table
 from rich.text import Text
 
 from .api import Program, Result
+from .check import FAIL, INCONCLUSIVE, PASS, VarCheck, element_text
 from .errors import GdlError, render
 
 SUMMARY_THRESHOLD = 20   # tensors with more elements are shown as "[a b c ... x y z]"
 EDGE_ITEMS = 3           # elements kept at each end of a summarised axis
 LINE_WIDTH = 72          # wrap width of one value's text
 MESSAGE_CHARS = 300      # of an internal error's message shown in the banner
+
+# How a report's symbols are spelled on a console that cannot encode them.
+ASCII_SPELLING = MappingProxyType(str.maketrans({"·": "|", "✓": "ok", "✗": "X", "≤": "<=",
+                                                 "µ": "u"}))
 
 GDL_DTYPES = MappingProxyType({"float32": "f32", "float64": "f64", "int32": "i32",
                                "bool": "bool"})
@@ -103,6 +112,124 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+def grad_info(arr: np.ndarray) -> dict[str, Any]:
+    """What a report says about one gradient: its L2 norm, min, max, NaN and Inf counts.
+
+    The norm is over every element, computed in f64 (NaN if an element is
+    NaN); min and max are over the elements that are not NaN, as values of
+    the array's dtype (None when every element is NaN).
+    """
+    a = np.asarray(arr)
+    wide = a.astype(np.float64)
+    nan, inf = int(np.isnan(wide).sum()), int(np.isinf(wide).sum())
+    scale = float(np.abs(wide).max()) if wide.size and not nan else 0.0
+    if nan:
+        norm = float("nan")
+    elif inf or scale == 0:
+        norm = scale
+    else:                       # scaled, so huge f64 elements do not overflow the sum
+        norm = scale * float(np.sqrt(np.sum((wide / scale) ** 2)))
+    kept = a[~np.isnan(wide)]
+    return {"norm": norm,
+            "min": kept.min() if kept.size else None,
+            "max": kept.max() if kept.size else None,
+            "nan": nan, "inf": inf}
+
+
+def stat_text(v: Any) -> str:
+    """A statistic to 7 significant digits, trimmed (`14.96663`, `0`), `-` when absent."""
+    if v is None:
+        return "-"
+    v = float(v)
+    return format_float(np.float64(f"{v:.7g}")) if np.isfinite(v) else format_float(v)
+
+
+def indented(text: str, prefix: str) -> str:
+    """Every line of `text` after `prefix`, continuation lines aligned under the first."""
+    pad = " " * len(prefix)
+    return prefix + text.replace("\n", "\n" + pad)
+
+
+def stats_line(info: Mapping[str, Any]) -> Text:
+    """`L2 norm 14.97 · min 0 · max 12 · no NaN or Inf`, counts in red when not zero."""
+    text = Text(f"L2 norm {stat_text(info['norm'])} · min {stat_text(info['min'])} · "
+                f"max {stat_text(info['max'])} · ", style="dim")
+    if info["nan"] or info["inf"]:
+        text.append(f"{info['nan']} NaN, {info['inf']} Inf", style="bold red")
+    else:
+        text.append("no NaN or Inf", style="dim")
+    return text
+
+
+def gradient_block(name: str, arr: np.ndarray, of: str | None, influences: bool | None,
+                   check: VarCheck | None = None) -> Text:
+    """One gradient: label and type, its value, statistics, a note, and its check."""
+    arr = np.asarray(arr)
+    text = Text("  ")
+    text.append(grad_label(name, of), style="bold")
+    t = dtype_text(arr) + (shape_text(arr) if arr.shape else "")
+    text.append(f"  {t}\n", style="cyan")
+    text.append(indented(value_text(arr), "    "))
+    if arr.shape:               # a scalar's statistics would only repeat its value
+        text.append("\n    ")
+        text.append_text(stats_line(grad_info(arr)))
+    if influences is False:
+        text.append(f"\n    note: {of} does not depend on {name}, so this gradient is zero "
+                    "everywhere", style="yellow")
+    if check is not None:
+        text.append("\n")
+        text.append_text(check_lines(check))
+    return text
+
+
+def print_result(console: Console, result: Result, of: str | None = None,
+                 stats: bool = False, influencing: Iterable[str] | None = None,
+                 check: Mapping[str, VarCheck] | None = None) -> None:
+    """The gradient report: outputs, gradients with statistics and checks, device and time.
+
+    Each gradient (labelled d`of`/dx) shows its value, L2 norm, min/max and
+    NaN/Inf counts, a note when `of` does not depend on it (a var missing
+    from `influencing`), and its finite-difference check when `check` has
+    one; `stats` adds the runtime counters.
+    """
+    console.print(values_table("outputs", result.outputs.items()))
+    known = None if influencing is None else set(influencing)
+    if result.grads:
+        console.print()
+        console.print(Text(f"gradients of {of}" if of else "gradients", style="italic"))
+        for name, g in result.grads.items():
+            influences = None if known is None or of is None else name in known
+            block = gradient_block(name, g, of, influences, (check or {}).get(name))
+            console.print(encodable(console, block), soft_wrap=True)
+    if check:
+        console.print()
+        console.print(encodable(console, check_summary(check)), soft_wrap=True)
+    console.print()
+    console.print(encodable(console, footer_text(result)), soft_wrap=True)
+    if stats:
+        console.print()
+        console.print(stats_table(result.stats))
+
+
+def encodable(console: Console, text: Text) -> Text:
+    """`text` as is, or spelled in ASCII (unstyled) where the console cannot encode it.
+
+    Reports use a few symbols (· ✓ ✗ ≤ µ); a stream with an ASCII or Latin-1
+    encoding gets `|`, `ok`, `X`, `<=` and `u` instead of an encoding error.
+    """
+    try:
+        text.plain.encode(console.encoding or "utf-8")
+        return text
+    except (UnicodeEncodeError, LookupError):
+        plain = text.plain.translate(ASCII_SPELLING)
+        return Text(plain.encode("ascii", "replace").decode("ascii"))
+
+
+def footer_text(result: Result) -> Text:
+    """`device: ...  time: ...`: where and how fast the run was."""
+    return Text(f"device: {result.device}  time: {seconds_text(result.seconds)}", style="dim")
+
+
 def stats_table(stats: Mapping[str, int]) -> Table:
     """The runtime counters of one run (launches, bytes moved, reads, builds)."""
     table = Table(title="stats", title_justify="left", show_edge=False)
@@ -113,36 +240,151 @@ def stats_table(stats: Mapping[str, int]) -> Table:
     return table
 
 
-def print_result(console: Console, result: Result, of: str | None = None,
-                 stats: bool = False) -> None:
-    """Outputs, then gradients (labelled d`of`/dx), the device and time, and counters."""
-    console.print(values_table("outputs", result.outputs.items()))
-    if result.grads:
-        rows = ((grad_label(n, of), g) for n, g in result.grads.items())
-        console.print()
-        console.print(values_table("gradients", rows))
-    console.print()
-    console.print(Text(f"device: {result.device}  time: {seconds_text(result.seconds)}",
-                       style="dim"), soft_wrap=True)
-    if stats:
-        console.print()
-        console.print(stats_table(result.stats))
+# -- a gradient check ----------------------------------------------------------
 
+MARKS = MappingProxyType({
+    PASS: ("✓ pass", "bold green"),
+    FAIL: ("✗ FAIL", "bold red"),
+    INCONCLUSIVE: ("? inconclusive", "bold yellow"),
+})
+
+
+def fd_text(arr: np.ndarray) -> str:
+    """Finite differences NumPy-style, to 7 significant digits (more would be noise)."""
+    return np.array2string(
+        np.asarray(arr), threshold=SUMMARY_THRESHOLD, edgeitems=EDGE_ITEMS,
+        max_line_width=LINE_WIDTH, separator=" ",
+        formatter={"float_kind": stat_text})
+
+
+def rel_error_text(v: float | None) -> str:
+    """A relative error in two significant digits (`3.1e-09`, `0.67`), `-` when none."""
+    if v is None:
+        return "-"
+    if v == 0 or not np.isfinite(v):
+        return format_float(v)
+    return f"{v:.2g}" if 1e-3 <= v < 1e3 else f"{v:.1e}"
+
+
+def check_lines(c: VarCheck) -> Text:
+    """A gradient's check: the differences, the verdict, and the worst element or reasons.
+
+    The worst element is shown for failed and for sampled checks (whose
+    differences are not printed); reasons for inconclusive ones.
+    """
+    mark, style = MARKS[c.status]
+    head = "    finite differences "
+    text = Text(head, style="dim")
+    full = c.fd_array()
+    if np.isnan(c.fd).all():
+        text = Text("    ")
+    else:
+        if full is not None:
+            text.append(indented(fd_text(full), head)[len(head):])
+        else:
+            text.append(f"at {len(c.indices)} of {c.size} elements, chosen at random "
+                        "(seeded)")
+        text.append("\n    ")
+    text.append(mark, style=style)
+    if c.max_rel_error is None:
+        text.append("  no element could be compared")
+    else:
+        bound = "≤" if c.max_rel_error <= c.tolerance else ">"
+        text.append(f"  max rel. error {rel_error_text(c.max_rel_error)} {bound} "
+                    f"{c.tolerance:g}")
+    worst = c.worst
+    if worst is not None and (c.status == FAIL or c.sampled):
+        j = c.indices.index(worst)
+        text.append(f"\n    {'fails' if c.status == FAIL else 'worst'} at "
+                    f"{element_text(c.name, worst)}: reverse mode {stat_text(c.ad[j])}, "
+                    f"finite differences {stat_text(c.fd[j])}",
+                    style="red" if c.status == FAIL else "dim")
+    for reason in c.reasons:
+        text.append(f"\n    inconclusive: {reason}", style="yellow")
+    return text
+
+
+def check_summary(checks: Mapping[str, VarCheck]) -> Text:
+    """How many failed, were inconclusive or passed; the method and the tolerance."""
+    counts = {s: sum(c.status == s for c in checks.values()) for s in (FAIL, INCONCLUSIVE, PASS)}
+    parts = [f"{n} {s}ed" if s != INCONCLUSIVE else f"{n} {s}"
+             for s, n in counts.items() if n]
+    first = next(iter(checks.values()))
+    where = ("in f64 on the device" if first.precision == "f64"
+             else "in the program's f32, as the device has no f64")
+    computes = "f32" if first.program_precision == "f32" else "f64 only"
+    style = "bold red" if counts[FAIL] else ("yellow" if counts[INCONCLUSIVE] else "green")
+    text = Text(f"gradient check: {', '.join(parts)}", style=style)
+    text.append(f"\n  method: central differences {where}, h = {first.step:g} * max(1, |x|)"
+                f"\n  tolerance: {first.tolerance:g} on the max relative error, as the program "
+                f"computes in {computes}", style="dim")
+    return text
+
+
+# -- JSON ---------------------------------------------------------------------
 
 def json_value(arr: np.ndarray) -> Any:
     """A number, bool or nested list; NaN and infinities are left to `json` to write."""
     return np.asarray(arr).tolist()
 
 
-def result_json(result: Result, stats: bool = False) -> dict:
-    """The `--json` object: outputs and grads always, further keys only when asked."""
+def json_number(v: Any) -> Any:
+    """A statistic as a JSON number (None stays null)."""
+    return None if v is None else np.asarray(v).item()
+
+
+def grad_info_json(arr: np.ndarray, influences: bool | None) -> dict:
+    """`grad_info[name]`: dtype, shape, norm, min, max, nan, inf and whether it influences."""
+    a = np.asarray(arr)
+    info = {k: json_number(v) for k, v in grad_info(a).items()}
+    return {"dtype": dtype_text(a), "shape": list(a.shape), **info, "influences": influences}
+
+
+def check_json(c: VarCheck) -> dict:
+    """`check[name]`: the verdict, error, tolerance and every element checked."""
+    return {"status": c.status, "max_rel_error": c.max_rel_error, "tolerance": c.tolerance,
+            "precision": c.precision, "step": c.step, "checked": len(c.indices),
+            "elements": c.size, "sampled": c.sampled,
+            "indices": [list(i) for i in c.indices], "ad": c.ad.tolist(),
+            "fd": c.fd.tolist(), "rel_error": c.rel_error.tolist(), "reasons": list(c.reasons)}
+
+
+def result_json(result: Result, stats: bool = False, of: str | None = None,
+                influencing: Iterable[str] | None = None,
+                check: Mapping[str, VarCheck] | None = None, details: bool = False) -> dict:
+    """The `--json` object: "outputs" and "grads" first and always, then added keys.
+
+    With `details` (what `gdl run --json` prints): "of", "grad_info"
+    ({name: {dtype, shape, norm, min, max, nan, inf, influences}}), "device"
+    and "seconds"; "stats" with `stats`; "check" ({name: {...}}) with `check`.
+    """
     obj: dict[str, Any] = {
         "outputs": {n: json_value(v) for n, v in result.outputs.items()},
         "grads": {n: json_value(v) for n, v in result.grads.items()},
     }
+    if details:
+        known = None if influencing is None else set(influencing)
+        obj["of"] = of if result.grads else None
+        obj["grad_info"] = {n: grad_info_json(g, None if known is None else n in known)
+                            for n, g in result.grads.items()}
+        obj["device"] = result.device
+        obj["seconds"] = result.seconds
     if stats:
         obj["stats"] = dict(result.stats)
+    if check is not None:
+        obj["check"] = {n: check_json(c) for n, c in check.items()}
     return obj
+
+
+def save_npz(path: str, result: Result) -> None:
+    """Write outputs and gradients to an .npz as "outputs/NAME" and "grads/NAME" arrays."""
+    arrays = {f"outputs/{n}": np.asarray(v) for n, v in result.outputs.items()}
+    arrays.update({f"grads/{n}": np.asarray(v) for n, v in result.grads.items()})
+    try:
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    except OSError as err:
+        raise GdlError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 # -- a Program --------------------------------------------------------------
