@@ -1,7 +1,8 @@
 """The Python API: compile, load, Program.run -> Result (language.md §6).
 
-Composes the stages and holds no stage logic: parse -> build -> simplify,
-and per run: autodiff -> simplify -> plan -> execute.  Checks the run's own
+Composes the stages and holds no stage logic: parse, then the named
+pipeline `build` -> COMPILE_PASSES (expand_grads, simplify), and per run:
+autodiff -> simplify -> plan -> execute.  Checks the run's own
 arguments (names, shapes, dtypes, seeds) and reports mistakes as GdlErrors
 without a source line.  A Program caches its gradient graphs and plans,
 and one executor (kernels built once) per device, so a second run with
@@ -23,7 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -41,8 +42,16 @@ from .session import Session, html_tables, rich_tables
 
 DEFAULT_MAX_ITERS = 1_000_000
 
-# The named pipeline of a compile; `gdl graph --stage` prints after any of them.
-COMPILE_STAGES = ("build", "expand_grads", "simplify")
+# The named pipeline of a compile (style.md habit 5).  `build` makes the first
+# Graph from the parsed program and its source; each pass after it is a pure
+# Graph -> Graph function.  `compile` runs exactly this list, and
+# `gdl graph --stage NAME` prints the graph after any of the stages.
+BUILD_STAGE = "build"
+COMPILE_PASSES: tuple[tuple[str, Callable[[Graph], Graph]], ...] = (
+    ("expand_grads", expand_grads),
+    ("simplify", optimize.simplify),
+)
+COMPILE_STAGES = (BUILD_STAGE,) + tuple(name for name, _ in COMPILE_PASSES)
 
 
 @dataclass
@@ -259,10 +268,19 @@ def convert(value: Any, t: TensorType, what: str) -> np.ndarray:
     return np.array(arr, dtype=t.dtype.np, order="C")     # a copy; 0-d stays 0-d
 
 
+def compile_stages(source: str) -> Iterator[tuple[str, Graph]]:
+    """Each stage's name and the graph after it: parse and build, then COMPILE_PASSES."""
+    graph = build(parse(source), source)
+    yield BUILD_STAGE, graph
+    for name, run_pass in COMPILE_PASSES:
+        graph = run_pass(graph)
+        yield name, graph
+
+
 def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
     """Parse and build a program (errors are GdlErrors with a line and column)."""
-    graph = build(parse(source), source)
-    return Program(source, optimize.simplify(expand_grads(graph)), filename)
+    _, graph = list(compile_stages(source))[-1]
+    return Program(source, graph, filename)
 
 
 def read_source(path: str | Path) -> str:

@@ -188,7 +188,10 @@ class Pass:
                 (of,) = regions
                 seeds = ["param" if node.attr("seeded") else "ones"]
                 adjoint = self.differentiate(of, [True] + [False] * (len(of.params) - 1), seeds)
-                (rename[node.out],) = inline(b, adjoint, inputs)
+                (out,) = inline(b, adjoint, inputs)
+                if all(out is not v for v in inputs):     # made here: named as in the source
+                    out.name = node.out.name
+                rename[node.out] = out
                 changed = True
                 continue
             if inputs != node.inputs or any(a is not r for a, r in zip(regions, node.regions)):

@@ -17,13 +17,12 @@ import platform
 import re
 import shlex
 import sys
-import tempfile
-import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from rich.console import Console
+from rich.text import Text
 
 from . import api, report
 from .dtype import TensorType
@@ -218,7 +217,7 @@ def cmd_graph(args: argparse.Namespace, ctx: Context) -> int:
     if args.dot:
         dot = graphview.to_dot(graphs[dot_stage], graphview.stage_title(dot_stage, of, wrt))
         if args.dot == "-":
-            ctx.out.file.write(dot)
+            ctx.out.file.write(report.encodable(ctx.out, Text(dot)).plain)
             return EXIT_OK
         try:
             with open(args.dot, "w", encoding="utf-8") as f:
@@ -236,12 +235,14 @@ def cmd_graph(args: argparse.Namespace, ctx: Context) -> int:
             views.append(graphview.graph_tree(graphs[stage], title, prog.source, args.consts))
     if args.text:
         report.print_text(ctx.out, "\n".join(
-            v if isinstance(v, str) else graphview.render(v, ctx.out.width) for v in views))
+            v if isinstance(v, str) else graphview.render(v, ctx.out.width,
+                                                        encoding=ctx.out.encoding)
+            for v in views))
     else:
         for view in views:
-            ctx.out.print(view)
+            ctx.out.print(graphview.encodable_view(ctx.out, view))
             ctx.out.print()
-        ctx.out.print(graphview.legend(args.consts))
+        ctx.out.print(graphview.encodable_view(ctx.out, graphview.legend(args.consts)))
     if args.dot:
         report.print_text(ctx.err, f"wrote the graph after {dot_stage} as Graphviz DOT to "
                                    f"{args.dot} (draw it with: dot -Tsvg {args.dot} -o graph.svg)")
@@ -344,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gdl", description="GDL: a graph-definition language for automatic "
                                 "differentiation, run with OpenCL.",
         epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"gdl {version()}")
+    parser.add_argument("--version", action="version", version=f"gdl {report.version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
@@ -454,27 +455,11 @@ def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("graph: --of and --seed-shaped need --grad NAME")
 
 
-def version() -> str:
-    """The installed gdl version, without importing the package root."""
-    try:
-        from importlib.metadata import version as dist_version
-        return dist_version("gdl")
-    except Exception:  # noqa: BLE001 - any metadata failure only hides the version
-        return "unknown"
-
-
-def write_crash(exc: BaseException, argv: list[str]) -> str | None:
-    """Save the traceback of an internal error to a temp file; its path, or None."""
-    try:
-        fd, path = tempfile.mkstemp(prefix="gdl-crash-", suffix=".txt")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"gdl {version()}, Python {platform.python_version()}, "
-                    f"{platform.platform()}\n")
-            f.write(f"command: gdl {shlex.join(argv)}\n\n")
-            f.write("".join(traceback.format_exception(exc)))
-        return path
-    except OSError:
-        return None
+def crash_header(argv: list[str]) -> str:
+    """What a crash file says before the traceback: versions, platform and the command."""
+    return (f"gdl {report.version()}, Python {platform.python_version()}, "
+            f"{platform.platform()}\n"
+            f"command: gdl {shlex.join(argv)}\n\n")
 
 
 def exit_status(exc: SystemExit) -> int:
@@ -504,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         report.print_text(err, "gdl: interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - every other exception is a gdl bug
-        report.print_text(err, report.crash_text(exc, write_crash(exc, argv)))
+        path = report.write_crash(exc, crash_header(argv))
+        report.print_text(err, report.crash_text(exc, path))
         return EXIT_INTERNAL
 
 

@@ -6,11 +6,13 @@ compact attrs, types and source lines, adjoint and tape nodes marked,
 `while`/`if`/`grad` regions nested), the list of named stages a program goes
 through (`stages`), an outline of the runtime plan (kernels and host steps),
 and `to_dot`, a deterministic Graphviz rendering.  It holds no stage logic:
-`stages` runs the same pure passes as `api` (build, expand_grads, simplify,
-and autodiff then simplify for gradients) and asks a `Program` to check the
-gradient request, so its errors are the API's.
-Imports `api`, `build`, `parse`, `autodiff`, `optimize`, `printer`, `ir`,
-`dtype`, `runtime.plan` and rich; it sits after `api` in the layout.
+`stages` runs api's own compile pipeline (`api.compile_stages`: build,
+expand_grads, simplify), then autodiff and simplify for gradients, and asks
+a `Program` to check the gradient request, so its errors are the API's.
+Views print on any console: where its encoding cannot write the symbols
+(· ∇ τ …), `encodable_view` spells them in ASCII as `report` does.
+Imports `api`, `report`, `autodiff`, `optimize`, `printer`, `ir`, `dtype`,
+`runtime.plan` and rich; it sits after `api` and `report` in the layout.
 """
 from __future__ import annotations
 
@@ -23,22 +25,17 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from . import optimize
-from .api import Program
-from .api import compile as compile_program
-from .autodiff import expand_grads, grad_graph
-from .build import build
+from . import optimize, report
+from .api import COMPILE_STAGES, Program, compile_stages
+from .autodiff import grad_graph
 from .dtype import DType
 from .ir import Graph, Leaf, Node, Region, Value, walk
-from .parse import parse
 from .printer import REGION_NAMES, attr_text
 from .runtime.plan import HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep
 from .runtime.plan import plan as make_plan
 
-# The named pipeline (style.md habit 5): the passes `api.compile` runs after build,
-# in order, then the two a gradient request adds on top.
-COMPILE_PASSES = (("expand_grads", expand_grads), ("simplify", optimize.simplify))
-COMPILE_STAGES = ("build",) + tuple(name for name, _ in COMPILE_PASSES)
+# The named pipeline (style.md habit 5): api's compile stages, in order, then the
+# two a gradient request adds on top.
 GRAD_STAGES = ("autodiff", "autodiff+simplify")
 PLAN_STAGE = "plan"         # not a graph: the runtime schedule of the last graph stage
 ALL_STAGES = COMPILE_STAGES + GRAD_STAGES + (PLAN_STAGE,)
@@ -70,14 +67,13 @@ def stages(source_or_program: str | Program, grad: Iterable[str] | None = None,
     and the stages `autodiff` and `autodiff+simplify` follow.  A non-scalar
     output is differentiated with a seed parameter, as `gdl run` needs one.
     """
-    prog = source_or_program
-    if not isinstance(prog, Program):
-        prog = compile_program(prog)
-    graph = build(parse(prog.source), prog.source)
-    result = [("build", graph)]
-    for name, run_pass in COMPILE_PASSES:
-        graph = run_pass(graph)
-        result.append((name, graph))
+    if isinstance(source_or_program, Program):
+        prog = source_or_program
+        result = list(compile_stages(prog.source))
+    else:       # what api.compile makes, without running the pipeline twice
+        result = list(compile_stages(source_or_program))
+        prog = Program(source_or_program, result[-1][1])
+    graph = result[-1][1]
     wrt = tuple(dict.fromkeys(grad or ()))
     if wrt:
         target = of if of is not None else (prog.outputs[0] if len(prog.outputs) == 1 else None)
@@ -426,13 +422,62 @@ def plan_of(graph: Graph) -> Plan:
 
 # ---------------------------------------------------------------- rendering
 
-def render(renderable: RenderableType, width: int = 100, color: bool = False) -> str:
-    """A rich renderable as text of a fixed width (no colour unless asked): for tests and files."""
-    buf = io.StringIO()
+class TextBuffer(io.StringIO):
+    """A string buffer that names the encoding its text is for, as a stream does.
+
+    rich reads a file's `encoding` to decide whether it may draw box lines.
+    """
+
+    def __init__(self, encoding: str):
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:        # type: ignore[override]
+        return self._encoding
+
+
+def render(renderable: RenderableType, width: int = 100, color: bool = False,
+           encoding: str = "utf-8") -> str:
+    """A rich renderable as text of a fixed width (no colour unless asked): for tests and files.
+
+    Text for a stream of another `encoding` (ASCII, say) has its symbols and
+    tree guides spelled so that stream can write them.
+    """
+    buf = TextBuffer(encoding)
     console = Console(file=buf, width=width, color_system="standard" if color else None,
                       force_terminal=color, highlight=False, emoji=False)
-    console.print(renderable)
+    console.print(encodable_view(console, renderable))
     return buf.getvalue()
+
+
+def encodable_view(console: Console, view: RenderableType) -> RenderableType:
+    """`view`, or a copy with its symbols (· ∇ τ …) in ASCII where `console` can't encode them.
+
+    Each label goes through `report.encodable`, as a report's text does (so
+    it loses its styles there); rich itself draws a tree's guides in ASCII
+    on such a console.  A new tree is returned: the view is left as it was.
+    """
+    if isinstance(view, Text):
+        return report.encodable(console, view)
+    if not isinstance(view, Tree):
+        return view
+
+    def relabelled(tree: Tree) -> Tree:
+        label = report.encodable(console, tree.label) if isinstance(tree.label, Text) \
+            else tree.label
+        return Tree(label, style=tree.style, guide_style=tree.guide_style,
+                    expanded=tree.expanded, highlight=tree.highlight, hide_root=tree.hide_root)
+
+    root = relabelled(view)
+    work = [(view, root)]
+    while work:         # a worklist: trees of deep programs are deep
+        old, new = work.pop()
+        for child in old.children:
+            copy = relabelled(child)
+            new.children.append(copy)
+            work.append((child, copy))
+    return root
 
 
 # ---------------------------------------------------------------- Graphviz

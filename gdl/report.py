@@ -8,7 +8,8 @@ Program as a short summary; a GdlError as the source line with a caret
 (coloured when the console is a terminal); the device list; and the banner
 of an internal error.  Every printing function writes to a rich `Console`
 the caller passes in, so the CLI, the REPL and tests share one code path
-and tests can capture it.
+and tests can capture it.  Both also share the version and the crash file
+here (the REPL may not import the CLI).
 Imports `api` and `check` types, `errors`, numpy and rich.
 
 Value tables are built from `VALUE_COLUMNS`, a tuple of (header, function
@@ -18,6 +19,9 @@ wide f64 values keep their full width.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+import traceback
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -35,9 +39,11 @@ EDGE_ITEMS = 3           # elements kept at each end of a summarised axis
 LINE_WIDTH = 72          # wrap width of one value's text
 MESSAGE_CHARS = 300      # of an internal error's message shown in the banner
 
-# How a report's symbols are spelled on a console that cannot encode them.
+# How the symbols of reports and graph views are spelled on a console that cannot
+# encode them (∇ marks adjoint nodes, τ tape nodes; • is an edge in DOT labels).
 ASCII_SPELLING = MappingProxyType(str.maketrans({"·": "|", "✓": "ok", "✗": "X", "≤": "<=",
-                                                 "µ": "u"}))
+                                                 "µ": "u", "∇": "A", "τ": "T", "…": "...",
+                                                 "•": "*"}))
 
 GDL_DTYPES = MappingProxyType({"float32": "f32", "float64": "f64", "int32": "i32",
                                "bool": "bool"})
@@ -437,6 +443,26 @@ def print_error(console: Console, source: str | None, err: GdlError,
                 filename: str = "<program>") -> None:
     """Show a GdlError with its caret; colour only where the console is a terminal."""
     console.print(error_rich(source, err, filename), soft_wrap=True)
+
+
+def version(missing: str = "unknown") -> str:
+    """The installed gdl version from the package metadata (not the package root), or `missing`."""
+    try:
+        from importlib.metadata import version as dist_version
+        return dist_version("gdl")
+    except Exception:  # noqa: BLE001 - any metadata failure only hides the version
+        return missing
+
+
+def write_crash(exc: BaseException, header: str) -> str | None:
+    """Save `header` and an internal error's traceback to a temp file; its path, or None."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="gdl-crash-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(header + "".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return None
 
 
 def crash_text(exc: BaseException, path: str | None) -> str:

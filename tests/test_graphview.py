@@ -6,9 +6,11 @@ well formed and the same run to run.  No OpenCL device is needed.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -297,3 +299,17 @@ def test_cli_plan_stage(program, gdl_main):
     status, out, err = gdl_main("graph", program(DOT_PROGRAM), "--grad", "x", "--stage", "plan")
     assert status == 0, err
     assert out.startswith("plan of the gradient graph") and "launch gdl_" in out
+
+
+@pytest.mark.parametrize("extra", [(), ("--all-stages",), ("--all-stages", "--text"),
+                                   ("--dot", "-")])
+def test_cli_on_an_ascii_console_spells_the_symbols(extra):
+    """An ASCII stdout gets `|`, `A`, `T`, `...` and ASCII tree guides, not an encoding error."""
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    env["PYTHONIOENCODING"] = "ascii"
+    proc = subprocess.run([sys.executable, "-m", "gdl.cli", "graph", "programs/seed/dot.gdl",
+                           "--grad", "x", *extra], cwd=ROOT, env=env, capture_output=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode("ascii", "replace")
+    text = proc.stdout.decode("ascii")
+    assert "grad x" in text and " | " in text

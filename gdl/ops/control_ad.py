@@ -28,10 +28,15 @@ from .base import Emitter
 I32_SCALAR = TensorType(I32, ())
 
 
-def _region_in(e: Emitter, types, build) -> Region:
-    """A region over fresh params of `types`, its body made by `build(emitter, params)`."""
+def _region_in(e: Emitter, types, build, names=()) -> Region:
+    """A region over fresh params of `types`, its body made by `build(emitter, params)`.
+
+    `names[i]` (None, or missing, for none) names param i in printed graphs:
+    the name of the loop value it mirrors.
+    """
     b = Builder(e.b.ids, e.b.role)
-    params = tuple(b.fresh(t) for t in types)
+    names = tuple(names) + (None,) * (len(types) - len(names))
+    params = tuple(b.fresh(t, name) for t, name in zip(types, names))
     results = build(e.__class__(b, e.table, e.span), params)
     return b.region(params, tuple(results))
 
@@ -45,6 +50,16 @@ def _widen(region: Region, ids_builder: Builder, extra, at: int) -> Region:
 
 def _counter_step(e: Emitter, i: Value) -> Value:
     return e.add(i, e.const(1, I32))
+
+
+def _names(values) -> list[str | None]:
+    """The source names of values (None where a value has none)."""
+    return [v.name for v in values]
+
+
+def _cotangent_names(values) -> list[str | None]:
+    """Names for the cotangents of values: `ct_b` for `b`."""
+    return [f"ct_{v.name}" if v.name else None for v in values]
 
 
 # ====================================================================== if
@@ -165,7 +180,9 @@ class WhileRules:
             return list(outs[:nres]) + [_counter_step(eb, i)] + new_tapes
 
         all_types = carried_types + inv_types
-        regions = (_region_in(e, all_types, cond_fn), _region_in(e, all_types, body_fn))
+        names = _names(body.params[:k]) + [None] * (1 + nt) + _names(body.params[k:])
+        regions = (_region_in(e, all_types, cond_fn, names),
+                   _region_in(e, all_types, body_fn, names))
         extra = tuple(e.b.fresh(t) for t in [I32_SCALAR] + tape_types)
         e.b.add_defining("while", tuple(init) + (e.const(0, I32),) + tuple(tapes0) + tuple(inv),
                          {"n_carried": k + 1 + nt}, node.outputs + extra, regions, node.span)
@@ -195,7 +212,9 @@ class WhileRules:
             outs = inline(eb.b, body_rep, tuple(c) + tuple(v) + tuple(d))
             return list(outs) + [_counter_step(eb, i)]
 
-        regions = (_region_in(e, all_types, cond_fn), _region_in(e, all_types, body_fn))
+        names = _names(body.params[:k]) + [None] + _names(body.params[k:])
+        regions = (_region_in(e, all_types, cond_fn, names),
+                   _region_in(e, all_types, body_fn, names))
         e.b.add_defining("while", tuple(init) + (e.const(0, I32),) + tuple(inv + extra_inv),
                          {"n_carried": k + 1}, node.outputs + (e.b.fresh(I32_SCALAR),),
                          regions, node.span)
@@ -262,7 +281,12 @@ class WhileRules:
             acc2 = [eb.add_cotangents(a, g) for a, g in zip(acc, ct_v)]
             return list(ct_prev) + acc2 + [j1]
 
-        regions = (_region_in(e, all_types, cond_fn), _region_in(e, all_types, body_fn))
+        body = node.regions[1]
+        names = (_cotangent_names(body.params[i] for i in ic)
+                 + _cotangent_names(body.params[k + j] for j in iv)
+                 + [None] * (1 + nt) + _names(body.params[k:]))
+        regions = (_region_in(e, all_types, cond_fn, names),
+                   _region_in(e, all_types, body_fn, names))
         rnode = e.node("while", *ct0, *acc0, res["n"], *tapes, *inv, regions=regions,
                        n_carried=nc + na + 1)
         out = {}
