@@ -24,7 +24,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from . import api, report
+from . import api, graphdot, graphview, report
 from .dtype import TensorType
 from .errors import GdlError
 from .parse import parse
@@ -194,7 +194,6 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_graph(args: argparse.Namespace, ctx: Context) -> int:
     """Show FILE's graph after any stage: a readable tree, the stable text (--text), or DOT."""
-    from . import graphview
     prog = load_program(ctx, args.file)
     names = graphview.stage_names(bool(args.grad))
     if args.stage is not None and args.stage not in names:
@@ -215,7 +214,7 @@ def cmd_graph(args: argparse.Namespace, ctx: Context) -> int:
                                  "(after autodiff, simplify)"))
     dot_stage = shown[-1][0] if shown[-1][0] in graphs else final
     if args.dot:
-        dot = graphview.to_dot(graphs[dot_stage], graphview.stage_title(dot_stage, of, wrt))
+        dot = graphdot.to_dot(graphs[dot_stage], graphview.stage_title(dot_stage, of, wrt))
         if args.dot == "-":
             ctx.out.file.write(report.encodable(ctx.out, Text(dot)).plain)
             return EXIT_OK
@@ -393,7 +392,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.formatter_class = argparse.RawDescriptionHelpFormatter
     check.epilog = CHECK_EPILOG
 
-    from . import graphview
     graph = command("graph", cmd_graph, "show a program's graph after any stage, as a readable "
                                         "tree, the stable text form or Graphviz DOT")
     graph.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import gdl
-from gdl import api, graphview
+from gdl import api, graphdot, graphview
 from gdl.cli import main
 from gdl.ir import walk
 from gdl.printer import graph_text
@@ -103,7 +103,7 @@ def test_a_big_graph_renders():
     graph = graphview.stages(source, ["x"])[-1][1]
     text = graphview.render(graphview.graph_tree(graph))
     assert text.count("\n") > 2000 and "grad x (dy/dx)" in text
-    assert graphview.to_dot(graph).endswith("}\n")
+    assert graphdot.to_dot(graph).endswith("}\n")
 
 
 # -- stages ------------------------------------------------------------------------
@@ -182,10 +182,10 @@ def check_dot(dot: str) -> None:
                                           (GRAD_IN_LOOP, ["w"])])
 def test_dot_is_well_formed_and_deterministic(source, grad):
     for name, graph in graphview.stages(source, grad):
-        check_dot(graphview.to_dot(graph, name))
-        check_dot(graphview.to_dot(graph, name, consts=True))
-    first = graphview.to_dot(graphview.stages(source, grad)[-1][1])
-    second = graphview.to_dot(graphview.stages(source, grad)[-1][1])
+        check_dot(graphdot.to_dot(graph, name))
+        check_dot(graphdot.to_dot(graph, name, consts=True))
+    first = graphdot.to_dot(graphview.stages(source, grad)[-1][1])
+    second = graphdot.to_dot(graphview.stages(source, grad)[-1][1])
     assert first == second
     assert "subgraph cluster_" in first and "[adjoint]" in first and "[tape]" in first
     assert 'fillcolor="#f4e1f7"' in first
@@ -194,7 +194,7 @@ def test_dot_is_well_formed_and_deterministic(source, grad):
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 def test_graphviz_accepts_the_dot(tmp_path):
     graph = graphview.stages(CONTROL_FLOW.read_text(), ["a"])[-1][1]
-    proc = subprocess.run(["dot", "-Tsvg"], input=graphview.to_dot(graph), text=True,
+    proc = subprocess.run(["dot", "-Tsvg"], input=graphdot.to_dot(graph), text=True,
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
@@ -280,7 +280,7 @@ def test_cli_dot_writes_a_file(program, gdl_main, tmp_path):
     dot = (tmp_path / "g.dot").read_text()
     check_dot(dot)
     graph = dict(graphview.stages(GRAD_IN_LOOP, ["w"]))["autodiff"]
-    assert dot == graphview.to_dot(graph, "gradients of x with respect to w after autodiff")
+    assert dot == graphdot.to_dot(graph, "gradients of x with respect to w after autodiff")
 
 
 def test_cli_dot_to_stdout(program, gdl_main):
