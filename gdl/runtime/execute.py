@@ -57,6 +57,7 @@ class Executor:
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.tapes = TapeRunner(self)
+        self.initials: dict[str, DevTensor] = {}
         self.decisions: list[tuple] = []
         self.max_iters = 1_000_000
         self.printer: Callable[[str], None] = print
@@ -122,6 +123,7 @@ class Executor:
     def launch(self, step: Launch, env: dict) -> None:
         cl = _cl()
         partial = None
+        scratch: dict[str, Any] = {}
         for spec in step.specs:
             args = []
             for a in spec.args:
@@ -142,6 +144,11 @@ class Executor:
                     if partial is None:     # M * P accumulators of at most 8 bytes
                         partial = self.device.allocate(spec.global_size * 8)
                     args.append(partial)
+                elif a.kind == "scratch":   # (name, bytes): shared by the launch's kernels
+                    name, nbytes = a.value
+                    if name not in scratch:
+                        scratch[name] = self.device.allocate(nbytes)
+                    args.append(scratch[name])
                 else:
                     args.append(np.uint32(a.value))
             kern = self.kernel(spec.name)
@@ -244,10 +251,25 @@ class Executor:
         graph = self.plan.graph
         n = len(graph.outputs)
         typed = list(zip(results, graph.body.results))
-        outputs = {name: self.to_numpy(*typed[i]) for i, name in enumerate(graph.outputs)}
-        grads = {name: self.to_numpy(*typed[n + i]) for i, name in enumerate(graph.grads)
-                 if name in wanted}
-        return outputs, grads
+        picked = [(name, typed[i]) for i, name in enumerate(graph.outputs)]
+        picked += [(name, typed[n + i]) for i, name in enumerate(graph.grads) if name in wanted]
+        self.read_all([value for _, (value, _) in picked])
+        arrays = {name: self.to_numpy(*pair) for name, pair in picked}
+        return ({name: arrays[name] for name in graph.outputs},
+                {name: arrays[name] for name in graph.grads if name in wanted})
+
+    def read_all(self, values: list) -> None:
+        """Read device tensors back together: transfers queued, one wait (one blocking read)."""
+        cl = _cl()
+        pending = {id(v): v for v in values if isinstance(v, DevTensor) and v.host is None}
+        if not pending:
+            return
+        for v in pending.values():
+            v.host = np.empty(v.type.shape, v.type.dtype.np)
+            cl.enqueue_copy(self.queue, v.host, v.buf, is_blocking=False)
+            self.counters.bytes_from_device += v.host.nbytes
+        self.queue.finish()
+        self.counters.blocking_reads += 1
 
     def run_resident(self, values: dict[str, Any], seed: DevTensor | None, max_iters: int,
                      printer: Callable[[str], None] = print) -> list:
@@ -266,19 +288,29 @@ class Executor:
             if leaf.name in values:
                 args.append(values[leaf.name])
             else:
-                (value,) = self.run_region(self.plan.inits[leaf.name], [])
-                args.append(self.as_device(value, leaf.value.type))
+                args.append(self.initial(leaf.name))
         if graph.seed is not None:
             args.append(seed)
         return self.run_region(self.plan.body, args)
 
     def initial(self, name: str) -> DevTensor:
-        """A leaf's initial value, computed on the device."""
+        """A leaf's initial value, computed on the device once per executor.
+
+        Initialisers are pure functions of literals (and of the seeds written
+        in them), and values are never written in place, so one computation
+        serves every run.
+        """
+        if name in self.initials:
+            return self.initials[name]
         leaf = self.plan.graph.leaf(name)
         (value,) = self.run_region(self.plan.inits[name], [])
-        return self.as_device(value, leaf.value.type)
+        value = self.initials[name] = self.as_device(value, leaf.value.type)
+        value.shared = True
+        return value
 
     def to_numpy(self, value, v: Value) -> np.ndarray:
+        """The array handed to the caller: its own copy where the run-time value is kept."""
         arr = np.asarray(self.host(value))
-        return arr.astype(v.type.dtype.np, copy=False).reshape(v.type.shape)
+        keep = isinstance(value, ConstTensor) or getattr(value, "shared", False)
+        return arr.astype(v.type.dtype.np, copy=keep).reshape(v.type.shape)
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..dtype import BOOL, I32, StackType, Type
 from ..ir import Graph, Node, Region, Value
 from ..ops import OPS
 from ..ops.base import Alias, Elementwise, Kernel, Reduce, View, ViewMap
-from . import codegen, gen_shape
+from . import codegen, gen_fused, gen_shape
+from .gen_fused import FusedGroup
 from .kernel_text import DynOffset, StridedView, plain_view, strides
 
 HOST, DEVICE, CONST = "host", "device", "const"
@@ -108,6 +111,7 @@ class Planner:
     """
 
     def __init__(self, consts: dict[Value, Node] | None = None):
+        self.serial = 0
         self.specs: list[codegen.KernelSpec] = []
         self.consts: dict[Value, Node] = consts if consts is not None else {}
 
@@ -119,42 +123,66 @@ class Planner:
 
     def region(self, region: Region, param_res: list[str]) -> RegionPlan:
         res: dict[Value, str] = dict(zip(region.params, param_res, strict=True))
-        later_uses = _last_use(region)
+        users = _users(region)
         steps: list[Any] = []
         views: dict[Value, StridedView] = {}    # read in place by the kernels that use them
-        group: list[Node] = []
-        group_values: set[Value] = set()
-        group_shape: tuple | None = None
+        groups: dict[tuple, OpenGroup] = {}     # open fusion groups by iteration space
 
-        def flush(index: int) -> None:
-            nonlocal group, group_values, group_shape
-            if group:
-                steps.append(self.group_launch(group, group_values, res, later_uses, index,
-                                               views))
-            group, group_values, group_shape = [], set(), None
+        def owner(v: Value) -> "OpenGroup | None":
+            for g in groups.values():
+                if v in g.made:
+                    return g
+            return None
+
+        def flush(g: "OpenGroup") -> None:
+            del groups[g.shape]
+            steps.append(self.group_launch(g, res, users, region.results, views))
+
+        def flush_owners(values) -> None:
+            for g in sorted({owner(v) for v in values} - {None}, key=lambda g: g.serial):
+                if g.shape in groups:
+                    flush(g)
 
         def materialize(v: Value) -> None:
             """Copy a view into a buffer of its own, for a consumer that needs one."""
             if v in views:
-                spec = codegen.elementwise(v.type.shape, [], [(v, "buf", views.pop(v))], [v])
-                self.specs.append(spec)
-                steps.append(Launch([spec], []))
+                group = FusedGroup(v.type.shape, [], [(v, "buf", views.pop(v))], [v])
+                specs = gen_fused.fused(group)
+                self.specs.extend(specs)
+                steps.append(Launch(specs, []))
 
-        for index, node in enumerate(region.nodes):
+        for node in region.nodes:
             op = OPS[node.op]
+            node = self.folded(node, res)
             kind = self.node_kind(node, res)
             if kind == "group":
                 shape = node.out.type.shape
-                if group and shape != group_shape:
-                    flush(index)
-                if not group:
-                    group_shape = shape
-                group.append(node)
-                group_values.add(node.out)
+                g = groups.get(shape)
+                epilogue = self.epilogue_of(node, res, owner) if shape == () else None
+                if epilogue is not None:
+                    epilogue.epilogue.append(node)
+                    epilogue.made.add(node.out)
+                    res[node.out] = DEVICE
+                    continue
+                flush_owners([v for v in node.inputs
+                              if owner(v) is not None and not (owner(v) is g and v in g.elems)])
+                g = groups.get(shape) or self.open(groups, shape)
+                g.nodes.append(node)
+                g.elems.add(node.out)
+                g.made.add(node.out)
                 res[node.out] = DEVICE
                 continue
-            if any(i in group_values for i in node.inputs):
-                flush(index)
+            if kind == "kernel" and gen_fused.fusable_reduction(node):
+                shape = node.inputs[0].type.shape
+                g = groups.get(shape)
+                flush_owners([v for v in node.inputs
+                              if owner(v) is not None and not (owner(v) is g and v in g.elems)])
+                g = groups.get(shape) or self.open(groups, shape)
+                g.reductions.append(node)
+                g.made.add(node.out)
+                res[node.out] = DEVICE
+                continue
+            flush_owners(node.inputs)
             if kind == "view":
                 src = node.inputs[0]
                 ts = tuple(v.type for v in node.inputs)
@@ -171,40 +199,82 @@ class Planner:
                     res[node.out] = DEVICE
                     continue
             for v in node.inputs:
-                materialize(v)          # everything but elementwise kernels reads whole buffers
-            if kind == "const":
-                res[node.out] = CONST
-                self.consts[node.out] = node
-                steps.append(HostStep(node, "const"))
-            elif kind == "host":
-                res[node.out] = HOST
-                steps.append(HostStep(node, "host"))
-            elif kind == "alias":
-                src = res[node.inputs[0]]
-                res[node.out] = HOST if src == HOST and host_type(node.out.type) else DEVICE
-                steps.append(HostStep(node, "alias"))
-            elif kind == "effect":
-                steps.append(HostStep(node, "effect"))
-            elif kind == "tape":
-                res[node.out] = HOST if host_type(node.out.type) else DEVICE
-                specs = gen_shape.tape_kernels(node)
-                self.specs.extend(specs)
-                steps.append(HostStep(node, "tape", specs))
-            elif kind == "kernel":
-                specs = codegen.kernels_for(node)
-                self.specs.extend(specs)
-                steps.append(Launch(specs, [node]))
-                res[node.out] = DEVICE
-            elif kind == "while":
-                steps.append(self.while_step(node, res))
-            elif kind == "if":
-                steps.append(self.if_step(node, res))
-            else:
-                raise AssertionError(f"cannot plan op {node.op} ({op.lower})")
-        flush(len(region.nodes))
+                materialize(v)          # everything but fused kernels reads whole buffers
+            self.plain_step(node, kind, res, steps)
+        for g in sorted(groups.values(), key=lambda g: g.serial):
+            flush(g)
         for r in region.results:
             materialize(r)
         return RegionPlan(region, steps, res)
+
+    def plain_step(self, node: Node, kind: str, res: dict[Value, str], steps: list) -> None:
+        """The step of a node that is not fused: a host step, a kernel, control flow."""
+        if kind == "const":
+            res[node.out] = CONST
+            self.consts[node.out] = node
+            steps.append(HostStep(node, "const"))
+        elif kind == "host":
+            res[node.out] = HOST
+            steps.append(HostStep(node, "host"))
+        elif kind == "alias":
+            src = res[node.inputs[0]]
+            res[node.out] = HOST if src == HOST and host_type(node.out.type) else DEVICE
+            steps.append(HostStep(node, "alias"))
+        elif kind == "effect":
+            steps.append(HostStep(node, "effect"))
+        elif kind == "tape":
+            res[node.out] = HOST if host_type(node.out.type) else DEVICE
+            specs = gen_shape.tape_kernels(node)
+            self.specs.extend(specs)
+            steps.append(HostStep(node, "tape", specs))
+        elif kind == "kernel":
+            specs = codegen.kernels_for(node)
+            self.specs.extend(specs)
+            steps.append(Launch(specs, [node]))
+            res[node.out] = DEVICE
+        elif kind == "while":
+            steps.append(self.while_step(node, res))
+        elif kind == "if":
+            steps.append(self.if_step(node, res))
+        else:
+            raise AssertionError(f"cannot plan op {node.op}")
+
+    def open(self, groups: dict, shape: tuple) -> "OpenGroup":
+        self.serial += 1
+        g = groups[shape] = OpenGroup(shape, self.serial)
+        return g
+
+    def folded(self, node: Node, res: dict[Value, str]) -> Node:
+        """A scalar node computable now (a fill, or an op on literals) as a const node."""
+        op = OPS[node.op]
+        if node.op == "fill" and node.out.type.shape == ():
+            value = node.attr("value")
+        elif (isinstance(op.lower, Elementwise) and node.inputs and node.out.type.shape == ()
+              and all(res[i] == CONST and i.type.shape == () for i in node.inputs)):
+            arrays = [OPS["const"].numpy(**self.consts[i].attr_dict) for i in node.inputs]
+            with np.errstate(all="ignore"):
+                value = np.asarray(op.numpy(*arrays, **node.attr_dict)).item()
+        else:
+            return node
+        dt = node.out.type.dtype
+        return Node("const", (), (("dtype", dt), ("shape", ()), ("value", (value,))),
+                    node.outputs, (), node.span, node.role)
+
+    def epilogue_of(self, node: Node, res: dict[Value, str], owner) -> "OpenGroup | None":
+        """The open group whose reductions this scalar node can finish with, if any.
+
+        Its operands must be that group's reduction or epilogue results, or
+        values already available (literals, host scalars, computed scalars).
+        """
+        groups = {owner(v) for v in node.inputs} - {None}
+        if len(groups) != 1:
+            return None
+        (g,) = groups
+        if not any(v in g.made and v not in g.elems for v in node.inputs):
+            return None
+        if any(v in g.elems for v in node.inputs):
+            return None
+        return g
 
     def node_kind(self, node: Node, res: dict[Value, str]) -> str:
         op = OPS[node.op]
@@ -229,31 +299,35 @@ class Planner:
             return "group"
         raise AssertionError(f"op {node.op} has no lowering")
 
-    def group_launch(self, nodes: list[Node], values: set[Value], res, later_uses, end: int,
-                     views: dict[Value, StridedView]) -> Launch:
-        """One fused kernel for `nodes`; outputs are values used after the group."""
-        inputs: list[tuple[Value, str, StridedView | None]] = []
-        seen: set[Value] = set()
-        for node in nodes:
-            for v in node.inputs:
-                if v in values or v in seen:
-                    continue
-                seen.add(v)
-                if res[v] == CONST and v.type.shape == ():
-                    continue
-                if res[v] == HOST:
-                    inputs.append((v, "host", None))
-                else:
-                    inputs.append((v, "buf", views.get(v) or plain_view(v)))
-        outputs = [n.out for n in nodes if later_uses.get(n.out, -1) >= end]
-        # A literal param keeps its own value's name in the kernel.
-        literal_nodes = [Node("const", (), c.attrs, (v,)) for v, c in
-                         ((v, self.consts[v]) for v in seen if res[v] == CONST
-                          and v.type.shape == ())]
-        spec = codegen.elementwise(nodes[0].out.type.shape, literal_nodes + nodes, inputs,
-                                   outputs)
-        self.specs.append(spec)
-        return Launch([spec], nodes)
+    def group_launch(self, g: "OpenGroup", res, users, results, views) -> Launch:
+        """The kernels of a fusion group; values used outside it are stored."""
+        inside = set(g.nodes) | set(g.reductions) | set(g.epilogue)
+        wanted = lambda v: v in results or any(u not in inside for u in users.get(v, ()))  # noqa: E731
+
+        def external(nodes, made) -> tuple[list, list]:
+            inputs, literals, seen = [], [], set()
+            for node in nodes:
+                for v in node.inputs:
+                    if v in made or v in seen:
+                        continue
+                    seen.add(v)
+                    if res[v] == CONST and v.type.size == 1:
+                        literals.append(Node("const", (), self.consts[v].attrs, (v,)))
+                    elif res[v] == HOST:
+                        inputs.append((v, "host", None))
+                    else:
+                        inputs.append((v, "buf", views.get(v) or plain_view(v)))
+            return inputs, literals
+
+        inputs, literals = external(g.nodes + g.reductions, g.elems)
+        epi_inputs, epi_literals = external(g.epilogue, g.made)
+        group = FusedGroup(g.shape, literals + g.nodes, inputs,
+                           [v for v in (n.out for n in g.nodes) if wanted(v)],
+                           g.reductions, epi_literals + g.epilogue, epi_inputs,
+                           [n.out for n in g.reductions + g.epilogue if wanted(n.out)])
+        specs = gen_fused.fused(group)
+        self.specs.extend(specs)
+        return Launch(specs, g.nodes + g.reductions + g.epilogue)
 
     def while_step(self, node: Node, res: dict[Value, str]) -> WhileStep:
         k = node.attr("n_carried")
@@ -303,15 +377,26 @@ def compose(view: StridedView, m: ViewMap, node: Node) -> StridedView:
     return StridedView(view.base, node.out.type.shape, out_strides, offset, dynamic)
 
 
-def _last_use(region: Region) -> dict[Value, int]:
-    """For each value, the index of the last node that reads it (results: len)."""
-    last: dict[Value, int] = {}
-    for i, node in enumerate(region.nodes):
+def _users(region: Region) -> dict[Value, list[Node]]:
+    """For each value, the nodes of this region that read it."""
+    found: dict[Value, list[Node]] = {}
+    for node in region.nodes:
         for v in node.inputs:
-            last[v] = i
-    for r in region.results:
-        last[r] = len(region.nodes)
-    return last
+            found.setdefault(v, []).append(node)
+    return found
+
+
+@dataclass(eq=False)
+class OpenGroup:
+    """A fusion group being collected: one iteration space, in creation order `serial`."""
+
+    shape: tuple
+    serial: int
+    nodes: list = field(default_factory=list)        # elementwise nodes over `shape`
+    reductions: list = field(default_factory=list)   # full reductions of the space
+    epilogue: list = field(default_factory=list)     # scalar nodes after the reductions
+    elems: set = field(default_factory=set)          # values of `nodes`
+    made: set = field(default_factory=set)           # every value the group makes
 
 
 def plan(graph: Graph) -> Plan:

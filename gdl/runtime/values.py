@@ -22,6 +22,7 @@ class DevTensor:
     buf: Any
     type: TensorType
     host: np.ndarray | None = None
+    shared: bool = False        # kept by the executor across runs (an initial value)
 
 
 @dataclass

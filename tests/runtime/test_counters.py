@@ -1,7 +1,8 @@
 """The runtime's counters on the seed programs: reads, launches and builds as promised.
 
 - one blocking read per loop or branch decision on a device value, plus one
-  per output and gradient read back: the reverse loop reads nothing;
+  wait for all outputs and gradients read back together: the reverse loop
+  reads nothing;
 - the same launches whether one gradient or three are asked;
 - no kernel build when only a loop's trip count changes.
 """
@@ -36,8 +37,9 @@ def test_one_read_per_decision_plus_results(a):
     prog.run(inputs={"a": a}, grad=["a"])          # builds; counters of the second run
     res = prog.run(inputs={"a": a}, grad=["a"])
     n = trips(a)
-    loop_decisions, if_decisions, results = n + 1, 1, 2     # c and dc/da
+    loop_decisions, if_decisions, results = n + 1, 1, 1     # c and dc/da, read together
     assert res.stats["blocking_reads"] == loop_decisions + if_decisions + results
+    assert res.stats["bytes_from_device"] >= 8
     assert res.stats["kernel_builds"] == 0
 
 
@@ -71,7 +73,8 @@ def test_launches_do_not_depend_on_how_many_gradients():
     three = prog.run(grad=["x", "w", "b"])
     one_again = prog.run(grad=["w"])
     assert one.stats["launches"] == three.stats["launches"] == one_again.stats["launches"]
-    assert three.stats["blocking_reads"] == one.stats["blocking_reads"] + 2
+    assert three.stats["blocking_reads"] == one.stats["blocking_reads"] == 1   # one wait
+    assert three.stats["bytes_from_device"] == one.stats["bytes_from_device"] + 2 * 3 * 4
     assert set(three.grads) == {"x", "w", "b"}
     x, w, b = (np.array(v, np.float64) for v in ([1, 2, 3], [.5, -1, 2], [.1, .2, .3]))
     e = np.exp(x * w + b)

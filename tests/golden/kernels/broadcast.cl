@@ -16,32 +16,42 @@ inline int gdl_ipow(int a, int b)
     return as_int(r);
 }
 
-__kernel void gdl_ew_4563a3ec9fe8(__global const float *in0,
+__kernel void gdl_fused_cada01ed6b1d(__global const float *in0,
         __global const float *in1,
         __global const float *in2,
         __global float *out0,
         const uint n,
-        const uint d0,
+        const uint chunk,
+        const uint P,
         const uint d1,
-        const int s1_1,
-        const int s2_0)
+        const uint d0,
+        const int sin1_1,
+        const int sin2_0)
 {
-    const uint gid = get_global_id(0);
-    if (gid >= n)
+    const uint p = get_global_id(0);
+    if (p >= P)
         return;
-    uint rest = gid;
-    const uint c1 = rest % d1;
-    rest /= d1;
-    const uint c0 = rest;
-    const float v1 = in0[gid];
-    const float v3 = in1[(int)c1 * s1_1];
-    const float v5 = in2[(int)c0 * s2_0];
-    const float v9 = 1.0e+06f;
-    const float v6 = (v1 * v3);
-    const float v7 = (v6 + v5);
-    const float v8 = exp(v7);
-    const float v10 = (v8 / v9);
-    out0[gid] = (float)v10;
+    const uint start = p * chunk;
+    const uint stop = min(start + chunk, n);
+
+    uint gid = start;
+
+    for (; gid < stop; ++gid) {
+        uint rest = gid;
+        const uint c1 = rest % d1; rest /= d1;
+        const uint c0 = rest;
+        const float v1 = in0[gid];
+        const float v3 = in1[(int)c1 * sin1_1];
+        const float v5 = in2[(int)c0 * sin2_0];
+        const float v9 = 1.0e+06f;
+        const float v6 = (v1 * v3);
+        const float v7 = (v6 + v5);
+        const float v8 = exp(v7);
+        const float v10 = (v8 / v9);
+        out0[gid] = (float)v10;
+    }
+
+
 }
 
 __kernel void gdl_red_4549a7dd0c28(__global const float *in0, __global float *out, const uint M, const uint K,
