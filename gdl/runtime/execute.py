@@ -206,10 +206,11 @@ class Executor:
         carried = [self.resident(env[v], r, v.type) for v, r in zip(node.inputs[:k], step.carried)]
         inv = [env[v] for v in node.inputs[k:]]
         count = 0
-        while self.decide(self.run_region(step.cond, carried + inv)[0]):
+        go = self.run_region(step.cond, carried + inv)[0]
+        while self.decide(go):
             if count == self.max_iters:
                 raise iteration_limit_error(node, self.max_iters)
-            out = self.run_region(step.body, carried + inv)
+            *out, go = self.run_region(step.body, carried + inv)     # body, then next decision
             carried = [self.resident(x, r, v.type)
                        for x, r, v in zip(out, step.carried, node.outputs)]
             count += 1

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..dtype import BOOL, I32, StackType, Type
-from ..ir import Graph, Node, Region, Value
+from ..ir import Builder, Graph, IdSource, Node, Region, Value, inline
 from ..ops import OPS
 from ..ops.base import Alias, Elementwise, Kernel, Reduce, View, ViewMap
 from . import codegen, gen_fused, gen_shape
@@ -63,6 +63,9 @@ class HostStep:
 
 @dataclass
 class WhileStep:
+    """A loop run by the host: `cond` once on entry, then `body`, which also
+    yields the next decision (the condition fused into the body's kernels)."""
+
     node: Node
     cond: "RegionPlan"
     body: "RegionPlan"
@@ -110,7 +113,8 @@ class Planner:
     or a region param fed by one) to its const node, for inlining.
     """
 
-    def __init__(self, consts: dict[Value, Node] | None = None):
+    def __init__(self, ids: IdSource, consts: dict[Value, Node] | None = None):
+        self.ids = ids                # fresh values for regions the planner rewrites
         self.serial = 0
         self.specs: list[codegen.KernelSpec] = []
         self.consts: dict[Value, Node] = consts if consts is not None else {}
@@ -339,13 +343,13 @@ class Planner:
         self.bind_params(cond, node.inputs, k)    # carried params change; invariants don't
         self.bind_params(body, node.inputs, k)
         while True:
-            body_plan = Planner(dict(self.consts)).region(body, carried + inv_res)
+            body_plan = Planner(self.ids, dict(self.consts)).region(body, carried + inv_res)
             new = [HOST if c == HOST and body_plan.of(r) in (HOST, CONST) else DEVICE
                    for c, r in zip(carried, body.results)]
             if new == carried:
                 break
             carried = new
-        body_plan = self.region(body, carried + inv_res)
+        body_plan = self.region(rotated(body, cond, k, self.ids), carried + inv_res)
         cond_plan = self.region(cond, carried + inv_res)
         for o, c in zip(node.outputs, carried):
             res[o] = c
@@ -364,6 +368,20 @@ class Planner:
             outs.append(HOST if host_type(o.type) and both_host else DEVICE)
             res[o] = outs[-1]
         return IfStep(node, then_plan, other_plan, outs)
+
+
+def rotated(body: Region, cond: Region, k: int, ids: IdSource) -> Region:
+    """The body followed by the condition on its results: one region, one fusion.
+
+    Results: the next carried values, then the decision on them, so the
+    kernel that computes `b = b * 2` also computes `norm(b) < 1e6` for the
+    next iteration instead of a separate launch reading `b` again.
+    """
+    b = Builder(ids)
+    b.nodes.extend(body.nodes)
+    invariants = body.params[k:]
+    (pred,) = inline(b, cond, tuple(body.results) + tuple(invariants))
+    return Region(body.params, tuple(b.nodes), tuple(body.results) + (pred,))
 
 
 def compose(view: StridedView, m: ViewMap, node: Node) -> StridedView:
@@ -401,7 +419,7 @@ class OpenGroup:
 
 def plan(graph: Graph) -> Plan:
     """The static plan of a graph: leaf initialisers, body, one list of kernels."""
-    planner = Planner()
+    planner = Planner(IdSource(graph.next_id))
     inits = {}
     for leaf in graph.leaves:
         if leaf.init is not None:

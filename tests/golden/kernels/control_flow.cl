@@ -41,8 +41,9 @@ __kernel void gdl_fused_cff7a1ef0260(__global const float *in0,
 
 }
 
-__kernel void gdl_fused_a4e2055ce44c(__global const float *in0,
+__kernel void gdl_fused_cdb05191a507(__global const float *in0,
         __global float *out0,
+        __global uchar *fin0,
         const uint n,
         const uint chunk,
         const uint P)
@@ -52,7 +53,7 @@ __kernel void gdl_fused_a4e2055ce44c(__global const float *in0,
         return;
     const uint start = p * chunk;
     const uint stop = min(start + chunk, n);
-
+    float a0 = 0; float k0 = 0;
     uint gid = start;
 
     for (; gid < stop; ++gid) {
@@ -61,9 +62,13 @@ __kernel void gdl_fused_a4e2055ce44c(__global const float *in0,
         const float v31 = 2.0e+00f;
         const float v32 = (v29 * v31);
         out0[gid] = (float)v32;
+        { const float y = (v32 * v32) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
     }
 
-
+    const float v63 = sqrt(a0);
+    const float v64 = 1.0e+03f;
+    const uchar v65 = (v63 < v64);
+    fin0[0] = (uchar)v65;
 }
 
 __kernel void gdl_fused_e10e7c1b652e(__global const float *in0,
