@@ -6,7 +6,9 @@ statuses: 0 success; 1 a user error (any GdlError, a missing file, a bad
 value); 2 a usage error (argparse's); 3 an internal error, shown as a short
 banner naming a file that holds the traceback, never as a traceback.
 Presentation lives in `report`; running lives in `api`.
-Imports `api`, `report`, `errors`, `parse`, `printer`, `runtime.device`.
+Imports `api`, `report`, `errors`, `parse`, `printer`, `runtime.device`;
+`graphview`/`graphdot` (rich's tree views), `check`, `repl` and the package
+metadata only in the commands that use them, so a fresh `gdl run` starts fast.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from . import api, graphdot, graphview, report
+from . import api, report
 from .dtype import TensorType
 from .errors import GdlError
 from .parse import parse
@@ -194,6 +196,7 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_graph(args: argparse.Namespace, ctx: Context) -> int:
     """Show FILE's graph after any stage: a readable tree, the stable text (--text), or DOT."""
+    from . import graphdot, graphview
     prog = load_program(ctx, args.file)
     names = graphview.stage_names(bool(args.grad))
     if args.stage is not None and args.stage not in names:
@@ -338,13 +341,45 @@ examples:
 
 
 
+class LazyVersion(argparse._VersionAction):
+    """`--version`, reading the package metadata only when asked.
+
+    importlib.metadata takes ~10 ms to import, a cost every command would
+    pay if the version string were made while building the parser.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = f"gdl {report.version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
+class GraphStages:
+    """`graphview.ALL_STAGES` as argparse `choices`, importing graphview only when consulted.
+
+    argparse looks at choices only to check a `--stage` value or to write
+    help, and graphview (with rich's tree) would otherwise be imported by
+    every command, `gdl run` included.
+    """
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names()
+
+    def __iter__(self):
+        return iter(self.names())
+
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        from .graphview import ALL_STAGES
+        return ALL_STAGES
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree: one sub-parser per command, each bound to its function."""
     parser = argparse.ArgumentParser(
         prog="gdl", description="GDL: a graph-definition language for automatic "
                                 "differentiation, run with OpenCL.",
         epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"gdl {report.version()}")
+    parser.add_argument("--version", action=LazyVersion)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
@@ -408,9 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--seed-shaped", action="store_true",
                        help="differentiate with a seed cotangent as a graph parameter")
     which = graph.add_mutually_exclusive_group()
-    which.add_argument("--stage", "--after", metavar="NAME", choices=graphview.ALL_STAGES,
+    which.add_argument("--stage", "--after", metavar="NAME", choices=GraphStages(),
                        help="show only the graph after this stage: "
-                            f"{', '.join(graphview.ALL_STAGES)} (autodiff stages need --grad; "
+                            "%(choices)s (autodiff stages need --grad; "
                             "plan: the kernels and host steps a run would use)")
     which.add_argument("--all-stages", action="store_true",
                        help="show the graph after every stage, in order")

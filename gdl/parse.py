@@ -1,10 +1,12 @@
 """Source text -> `syntax.Program`: the front end's only entry point.
 
 Owns: the lark LALR parser built from `grammar.lark` (once per process, on
-first use), the post-lexer that handles bracket newlines and `}` + newline +
-`else`, the tree -> AST conversion, and turning lark's errors into
-`GdlSyntaxError`s with a span and a plain-words message.
-Imports: lark, gdl.syntax, gdl.errors (and the standard library).
+first use; kept in the disk cache, since building the tables costs a fresh
+process about 100 ms and loading them about 5 ms), the post-lexer that
+handles bracket newlines and `}` + newline + `else`, the tree -> AST
+conversion, and turning lark's errors into `GdlSyntaxError`s with a span and
+a plain-words message.
+Imports: lark, gdl.syntax, gdl.errors, gdl.cachefiles (and the standard library).
 
 No semantics here: names, types and scopes are checked by `build.py`.  The
 conversion never raises, because lark would wrap the error in `VisitError`.
@@ -13,14 +15,18 @@ flat and the conversion uses `Transformer_NonRecursive`.
 """
 from __future__ import annotations
 
+import functools
+import io
+import re
+import sys
+from pathlib import Path
 from types import MappingProxyType
 
-import functools
-import re
-
+import lark
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from . import cachefiles
 from . import syntax as s
 from .errors import GdlSyntaxError, Span
 
@@ -39,13 +45,41 @@ def parse(source: str) -> s.Program:
     return _ToAst().transform(tree)
 
 
+_OPTIONS = MappingProxyType({"parser": "lalr", "lexer": "basic", "propagate_positions": True,
+                             "maybe_placeholders": False})
+
+
 @functools.lru_cache(maxsize=None)
 def _parser() -> Lark:
-    """Build the LALR parser once; building it reads and compiles the grammar."""
-    return Lark.open(
-        "grammar.lark", rel_to=__file__, parser="lalr", lexer="basic",
-        propagate_positions=True, maybe_placeholders=False, postlex=_PostLexer(),
-    )
+    """The LALR parser, made once per process: reading and compiling the grammar is slow."""
+    grammar = Path(__file__).with_name("grammar.lark").read_text(encoding="utf-8")
+    return _load_parser(grammar)
+
+
+def _load_parser(grammar: str) -> Lark:
+    """A parser for `grammar` from the disk cache, else built (and then cached).
+
+    The entry's name hashes everything the tables depend on: the grammar
+    text, the options, the terminals the post-lexer keeps, and the lark and
+    Python versions (the entry is lark's own pickle).  So an edited grammar
+    or an upgraded lark is a new entry, and an entry that fails to load is
+    rebuilt and overwritten.
+    """
+    name = cachefiles.key("gdl-parser-v1", grammar, repr(sorted(_OPTIONS.items())),
+                          repr(_PostLexer.always_accept), lark.__version__,
+                          repr(sys.version_info[:2])) + ".pickle"
+    data = cachefiles.read("parser", name)
+    if data is not None:
+        try:
+            return Lark.load(io.BytesIO(data))
+        except Exception:  # noqa: BLE001 - any failure to unpickle means: build it again
+            pass
+    parser = Lark(grammar, postlex=_PostLexer(), **_OPTIONS)
+    if cachefiles.entry("parser", name) is not None:
+        out = io.BytesIO()
+        parser.save(out)        # the post-lexer is pickled by reference to its class
+        cachefiles.write("parser", name, out.getvalue())
+    return parser
 
 
 class _PostLexer:

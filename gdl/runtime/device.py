@@ -1,13 +1,16 @@
 """Choosing and describing an OpenCL device; the owner of its context and caches.
 
 `Device` holds one context and in-order queue, the compiled-program cache
-(keyed by source and build options; pyopencl adds its on-disk binary
-cache keyed by device and driver) and the counters `--stats` shows.  It is
-the runtime's object, not the user-facing Session.  `select` picks a device:
-a GPU if there is one, else a CPU (PoCL from pocl-binary-distribution is
-always there), or what `--device` / `GDL_DEVICE` ask for.  With no OpenCL
-device at all it raises a clear `GdlRuntimeError`: there is no fallback.
-Imports pyopencl, numpy, `errors`.
+(keyed by source and build options) and the counters `--stats` shows.  It is
+the runtime's object, not the user-facing Session.  Built programs also go to
+gdl's disk cache (`cachefiles`) as device binaries keyed by source, options,
+device and driver: pyopencl leaves PoCL to its own source cache, which still
+costs ~30 ms a program in every process; loading a binary costs ~2 ms.
+`select` picks a device: a GPU if there is one, else a CPU (PoCL from
+pocl-binary-distribution is always there), or what `--device` / `GDL_DEVICE`
+ask for.  With no OpenCL device at all it raises a clear `GdlRuntimeError`:
+there is no fallback.
+Imports pyopencl, numpy, `errors`, `cachefiles`.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+from .. import cachefiles
 from ..errors import GdlRuntimeError
 
 ENV_VAR = "GDL_DEVICE"
@@ -168,23 +172,71 @@ class Device:
         return opts
 
     def program(self, source: str):
-        """The built program for `source`, built once per device (counted)."""
+        """The built program for `source`, built once per device (counted).
+
+        A new program comes from the disk cache's binary when there is one,
+        else from the source.  A binary is stored only for source built
+        before (by an earlier Device, usually in an earlier process):
+        fetching it makes PoCL compile every kernel once more (~150 ms),
+        worth it for programs that recur (a script run again, `gdl run` on
+        one file) but not for one-off ones.
+        """
         options = self.build_options()
         key = (source, " ".join(options))
         prog = self._programs.get(key)
         if prog is None:
-            cl = _cl()
-            try:
-                with warnings.catch_warnings():
-                    # Compiler remarks on generated code are gdl's business, not the user's.
-                    warnings.simplefilter("ignore", cl.CompilerWarning)
-                    prog = cl.Program(self.context, source).build(options=options)
-            except cl.RuntimeError as err:
-                raise RuntimeError(f"gdl generated OpenCL that {self.name} rejected "
-                                   f"(a gdl bug):\n{err}\n--- source ---\n{source}") from err
+            entry = self._binary_entry(source, key[1])
+            prog = self._from_binary(entry, options)
+            if prog is None:
+                prog = self._from_source(source, options)
+                if cachefiles.seen_before("kernels", entry):
+                    self._store_binary(entry, prog)
             self.counters.kernel_builds += 1
             self._programs[key] = prog
         return prog
+
+    def _binary_entry(self, source: str, options: str) -> str:
+        """The disk-cache name of a program's binary: whatever the binary depends on."""
+        d = self.cl_device
+        return cachefiles.key("gdl-kernel-v1", source, options, d.platform.name,
+                              d.platform.version, d.name, d.vendor, d.version,
+                              d.driver_version)
+
+    def _from_source(self, source: str, options: list[str]):
+        """Compile `source`; a compiler error is a gdl bug, reported with the source."""
+        cl = _cl()
+        try:
+            with warnings.catch_warnings():
+                # Compiler remarks on generated code are gdl's business, not the user's.
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                return cl.Program(self.context, source).build(options=options)
+        except cl.RuntimeError as err:
+            raise RuntimeError(f"gdl generated OpenCL that {self.name} rejected "
+                               f"(a gdl bug):\n{err}\n--- source ---\n{source}") from err
+
+    def _from_binary(self, entry: str, options: list[str]):
+        """The program from a cached binary, or None (none cached, or the driver refuses it)."""
+        binary = cachefiles.read("kernels", entry + ".bin")
+        if not binary:
+            return None
+        cl = _cl()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                return cl.Program(self.context, [self.cl_device], [binary]).build(
+                    options=options)
+        except cl.Error:
+            return None     # corrupt or stale: rebuilt from source and stored again
+
+    def _store_binary(self, entry: str, prog) -> None:
+        """Keep a built program's device binary in the disk cache (best effort)."""
+        cl = _cl()
+        try:
+            binary = prog.get_info(cl.program_info.BINARIES)[0]
+        except cl.Error:
+            return
+        if binary:
+            cachefiles.write("kernels", entry + ".bin", bytes(binary))
 
     def kernel(self, program, name: str):
         """The kernel `name` of a built program, fetched once (pyopencl warns on repeats)."""
