@@ -265,7 +265,8 @@ def convert(value: Any, t: TensorType, what: str) -> np.ndarray:
     if not np.can_cast(arr.dtype, t.dtype.np, casting="same_kind"):
         raise GdlError(f"{what} is declared {t} but the value given is {arr.dtype}, which does "
                        f"not convert safely (same_kind casting)")
-    return np.array(arr, dtype=t.dtype.np, order="C")     # a copy; 0-d stays 0-d
+    # No copy when it already is what is declared: a run reads it before returning.
+    return np.asarray(arr, dtype=t.dtype.np, order="C").reshape(t.shape)
 
 
 def compile_stages(source: str) -> Iterator[tuple[str, Graph]]:

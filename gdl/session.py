@@ -445,6 +445,7 @@ class Session:
     def _upload(self, name: str, arr: np.ndarray) -> DevTensor:
         """A checked value of leaf `name` on the device (its host copy kept)."""
         t = self.program.graph.leaf(name).value.type
+        arr = np.array(arr, copy=True)      # the kept host copy must not follow the caller's
         return DevTensor(self._executor(self.program.graph).upload(arr), t, arr)
 
     def _var_name(self, name: str) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .. import cachefiles
 from ..errors import GdlRuntimeError
+from .hostmem import HostPool
 
 ENV_VAR = "GDL_DEVICE"
 
@@ -141,6 +142,7 @@ class Device:
         self._programs: dict[tuple[str, str], object] = {}
         self._kernels: dict[tuple[int, str], object] = {}
         self._pool = None
+        self.host_pool = HostPool()       # host memory a CPU device writes results into
 
     # -- description
     @property

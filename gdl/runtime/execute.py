@@ -30,6 +30,7 @@ from .values import ConstTensor, DevTensor
 
 SCALAR_ARG = MappingProxyType({"float": np.float32, "double": np.float64, "int": np.int32, "uchar": np.uint8})
 LOCAL = 64          # global sizes are rounded up to a multiple of this
+SHARE_MIN_BYTES = 1 << 16    # arrays this large are shared with a CPU device, not copied
 
 
 def _cl():
@@ -57,6 +58,7 @@ class Executor:
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.tapes = TapeRunner(self)
+        self.finals: set[Value] = set()     # results a run() hands back: written to host memory
         self.initials: dict[str, DevTensor] = {}
         self.decisions: list[tuple] = []
         self.max_iters = 1_000_000
@@ -70,6 +72,26 @@ class Executor:
         cl.enqueue_copy(self.queue, buf, array, is_blocking=True)
         self.counters.bytes_to_device += array.nbytes
         return buf
+
+    def share(self, array: np.ndarray) -> DevTensor | None:
+        """On a CPU device, a buffer over the host array itself: no copy at all.
+
+        The caller's array must not change while the run uses it (run() hands
+        in its own converted copies).  None where sharing does not apply.
+        """
+        if self.device.kind != "cpu" or array.nbytes < SHARE_MIN_BYTES:
+            return None
+        cl = _cl()
+        array = np.ascontiguousarray(array)
+        flags = cl.mem_flags.READ_ONLY | cl.mem_flags.USE_HOST_PTR
+        return cl.Buffer(self.device.context, flags, hostbuf=array)
+
+    def host_backed(self, t: TensorType) -> tuple[Any, np.ndarray]:
+        """A CPU-device buffer whose memory is a fresh NumPy array: results land in place."""
+        cl = _cl()
+        array = self.device.host_pool.array(t.shape, t.dtype.np)
+        flags = cl.mem_flags.WRITE_ONLY | cl.mem_flags.USE_HOST_PTR
+        return cl.Buffer(self.device.context, flags, hostbuf=array), array
 
     def buffer(self, value) -> Any:
         """The device buffer of a run-time value, uploading host values if needed."""
@@ -133,8 +155,12 @@ class Executor:
                     args.append(SCALAR_ARG[a.dtype.c_name](self.host(env[a.value])))
                 elif a.kind == "out":
                     t = a.value.type
-                    buf = self.device.allocate(t.nbytes)
-                    env[a.value] = DevTensor(buf, t)
+                    if a.value in self.finals and t.nbytes >= SHARE_MIN_BYTES:
+                        buf, array = self.host_backed(t)
+                        env[a.value] = DevTensor(buf, t, landing=array)
+                    else:
+                        buf = self.device.allocate(t.nbytes)
+                        env[a.value] = DevTensor(buf, t)
                     args.append(buf)
                 elif a.kind == "offset":
                     args.append(np.int32(self.offset(a.value, env)))
@@ -244,11 +270,21 @@ class Executor:
         Gradients not wanted are computed by the same reverse pass but never
         read back.
         """
-        values = {name: DevTensor(self.upload(arr), self.plan.graph.leaf(name).value.type)
-                  for name, arr in fed.items()}
+        values = {}
+        for name, arr in fed.items():
+            t = self.plan.graph.leaf(name).value.type
+            shared = self.share(arr)
+            if shared is not None:
+                values[name] = DevTensor(shared, t, host=arr)
+            else:
+                values[name] = DevTensor(self.upload(arr), t)
+        graph = self.plan.graph
+        n = len(graph.outputs)
+        finals = {v for v in graph.body.results[:n]} | {
+            v for name, v in zip(graph.grads, graph.body.results[n:]) if name in wanted}
         if seed is not None:
             seed = DevTensor(self.upload(seed), self.plan.graph.seed.type)
-        results = self.run_resident(values, seed, max_iters, printer)
+        results = self.run_resident(values, seed, max_iters, printer, finals)
         graph = self.plan.graph
         n = len(graph.outputs)
         typed = list(zip(results, graph.body.results))
@@ -265,15 +301,25 @@ class Executor:
         pending = {id(v): v for v in values if isinstance(v, DevTensor) and v.host is None}
         if not pending:
             return
+        maps = []
         for v in pending.values():
+            if v.landing is not None:          # written in place in host memory
+                maps.append(cl.enqueue_map_buffer(self.queue, v.buf, cl.map_flags.READ, 0,
+                                                  v.type.shape, v.type.dtype.np,
+                                                  is_blocking=False)[0])
+                v.host = v.landing
+                continue
             v.host = np.empty(v.type.shape, v.type.dtype.np)
             cl.enqueue_copy(self.queue, v.host, v.buf, is_blocking=False)
             self.counters.bytes_from_device += v.host.nbytes
         self.queue.finish()
+        for m in maps:
+            m.base.release(self.queue)
         self.counters.blocking_reads += 1
 
     def run_resident(self, values: dict[str, Any], seed: DevTensor | None, max_iters: int,
-                     printer: Callable[[str], None] = print) -> list:
+                     printer: Callable[[str], None] = print, finals: frozenset = frozenset()
+                     ) -> list:
         """Run with leaves given as run-time values (others initialised on the device).
 
         Returns the body's results as run-time values, nothing read back: a
@@ -282,6 +328,7 @@ class Executor:
         """
         self.max_iters = max_iters
         self.printer = printer
+        self.finals = finals
         self.decisions = []
         graph = self.plan.graph
         args = []

@@ -23,6 +23,7 @@ class DevTensor:
     type: TensorType
     host: np.ndarray | None = None
     shared: bool = False        # kept by the executor across runs (an initial value)
+    landing: np.ndarray | None = None    # the host array a CPU device writes it into
 
 
 @dataclass
