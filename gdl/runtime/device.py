@@ -142,7 +142,9 @@ class Device:
         self._programs: dict[tuple[str, str], object] = {}
         self._kernels: dict[tuple[int, str], object] = {}
         self._pool = None
-        self.host_pool = HostPool()       # host memory a CPU device writes results into
+        self.host_pool = HostPool(self._host_buffer)   # host memory results land in (CPU)
+        self.kind = _kind(self.cl_device)
+        self.description = f"{self.name} ({self.platform}, {self.kind.upper()})"
 
     # -- description
     @property
@@ -153,9 +155,6 @@ class Device:
     def platform(self) -> str:
         return self.cl_device.platform.name.strip()
 
-    @property
-    def kind(self) -> str:
-        return _kind(self.cl_device)
 
     @property
     def has_fp64(self) -> bool:
@@ -163,7 +162,7 @@ class Device:
             getattr(self.cl_device, "double_fp_config", 0))
 
     def describe(self) -> str:
-        return f"{self.name} ({self.platform}, {self.kind.upper()})"
+        return self.description
 
     # -- programs
     def build_options(self) -> list[str]:
@@ -249,6 +248,12 @@ class Device:
         return k
 
     # -- memory
+    def _host_buffer(self, block):
+        """A device buffer using `block`'s host memory (a CPU device writes there)."""
+        cl = _cl()
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR,
+                         hostbuf=block)
+
     def allocate(self, nbytes: int):
         """A device buffer of at least `nbytes` from the pool (freed buffers are reused)."""
         if self._pool is None:

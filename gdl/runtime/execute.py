@@ -58,6 +58,7 @@ class Executor:
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.tapes = TapeRunner(self)
+        self.bound: dict[str, list] = {}      # the arguments each kernel was last given
         self.finals: set[Value] = set()     # results a run() hands back: written to host memory
         self.initials: dict[str, DevTensor] = {}
         self.decisions: list[tuple] = []
@@ -87,11 +88,8 @@ class Executor:
         return cl.Buffer(self.device.context, flags, hostbuf=array)
 
     def host_backed(self, t: TensorType) -> tuple[Any, np.ndarray]:
-        """A CPU-device buffer whose memory is a fresh NumPy array: results land in place."""
-        cl = _cl()
-        array = self.device.host_pool.array(t.shape, t.dtype.np)
-        flags = cl.mem_flags.WRITE_ONLY | cl.mem_flags.USE_HOST_PTR
-        return cl.Buffer(self.device.context, flags, hostbuf=array), array
+        """A CPU-device buffer whose memory is a NumPy array: results land in place."""
+        return self.device.host_pool.landing(t.shape, t.dtype.np)
 
     def buffer(self, value) -> Any:
         """The device buffer of a run-time value, uploading host values if needed."""
@@ -155,7 +153,7 @@ class Executor:
                     args.append(SCALAR_ARG[a.dtype.c_name](self.host(env[a.value])))
                 elif a.kind == "out":
                     t = a.value.type
-                    if a.value in self.finals and t.nbytes >= SHARE_MIN_BYTES:
+                    if a.value in self.finals and self.device.kind == "cpu":
                         buf, array = self.host_backed(t)
                         env[a.value] = DevTensor(buf, t, landing=array)
                     else:
@@ -178,7 +176,9 @@ class Executor:
                 else:
                     args.append(np.uint32(a.value))
             kern = self.kernel(spec.name)
-            kern.set_args(*args)
+            if self.bound.get(spec.name) != args:      # unchanged arguments stay bound
+                kern.set_args(*args)
+                self.bound[spec.name] = args
             size = -(-spec.global_size // LOCAL) * LOCAL
             cl.enqueue_nd_range_kernel(self.queue, kern, (size,), None)
             self.counters.launches += 1
@@ -301,20 +301,16 @@ class Executor:
         pending = {id(v): v for v in values if isinstance(v, DevTensor) and v.host is None}
         if not pending:
             return
-        maps = []
         for v in pending.values():
-            if v.landing is not None:          # written in place in host memory
-                maps.append(cl.enqueue_map_buffer(self.queue, v.buf, cl.map_flags.READ, 0,
-                                                  v.type.shape, v.type.dtype.np,
-                                                  is_blocking=False)[0])
+            if v.landing is not None:
+                # A CPU device wrote into this host memory itself (USE_HOST_PTR, page
+                # aligned): the wait below is all it takes, no transfer command.
                 v.host = v.landing
                 continue
             v.host = np.empty(v.type.shape, v.type.dtype.np)
             cl.enqueue_copy(self.queue, v.host, v.buf, is_blocking=False)
             self.counters.bytes_from_device += v.host.nbytes
         self.queue.finish()
-        for m in maps:
-            m.base.release(self.queue)
         self.counters.blocking_reads += 1
 
     def run_resident(self, values: dict[str, Any], seed: DevTensor | None, max_iters: int,

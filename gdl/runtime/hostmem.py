@@ -10,6 +10,7 @@ collected.  Owned by a runtime `Device`.  Imports numpy, ctypes.
 from __future__ import annotations
 
 import ctypes
+import math
 import weakref
 
 import numpy as np
@@ -18,27 +19,34 @@ PAGE = 4096
 
 
 class HostPool:
-    """Page-aligned host blocks by size; a block is reused once no array uses it."""
+    """Page-aligned host blocks by size, each with the device buffer over it.
 
-    def __init__(self):
-        self.free: dict[int, list[np.ndarray]] = {}
+    A block (and its buffer, whose creation costs as much as a small kernel)
+    is reused once no array handed out on it is alive.
+    """
 
-    def _take(self, nbytes: int) -> np.ndarray:
+    def __init__(self, wrap):
+        self.wrap = wrap                                   # block -> device buffer over it
+        self.free: dict[int, list[tuple[np.ndarray, object]]] = {}
+
+    def _take(self, nbytes: int) -> tuple[np.ndarray, object]:
         blocks = self.free.get(nbytes)
         if blocks:
             return blocks.pop()
         raw = np.empty(nbytes + PAGE, np.uint8)
         start = (-raw.ctypes.data) % PAGE
-        return raw[start:start + nbytes]
+        block = raw[start:start + nbytes]
+        return block, self.wrap(block)
 
-    def _give(self, block: np.ndarray) -> None:
-        self.free.setdefault(block.nbytes, []).append(block)
+    def _give(self, entry: tuple[np.ndarray, object]) -> None:
+        self.free.setdefault(entry[0].nbytes, []).append(entry)
 
-    def array(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """An uninitialised array on a page boundary, its memory back in the pool after it."""
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        block = self._take(max(nbytes, 1))
+    def landing(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[object, np.ndarray]:
+        """A device buffer and the array over the same memory, which returns to the pool."""
+        itemsize = np.dtype(dtype).itemsize
+        count = math.prod(shape)
+        entry = self._take(max(count * itemsize, PAGE))
+        block, buf = entry
         holder = (ctypes.c_char * block.nbytes).from_buffer(block)
-        weakref.finalize(holder, self._give, block)
-        return np.frombuffer(holder, dtype, count=nbytes // np.dtype(dtype).itemsize
-                             ).reshape(shape)
+        weakref.finalize(holder, self._give, entry)
+        return buf, np.frombuffer(holder, dtype, count=count).reshape(shape)

@@ -39,7 +39,6 @@ def test_one_read_per_decision_plus_results(a):
     n = trips(a)
     loop_decisions, if_decisions, results = n + 1, 1, 1     # c and dc/da, read together
     assert res.stats["blocking_reads"] == loop_decisions + if_decisions + results
-    assert res.stats["bytes_from_device"] >= 8
     assert res.stats["kernel_builds"] == 0
 
 
@@ -74,7 +73,6 @@ def test_launches_do_not_depend_on_how_many_gradients():
     one_again = prog.run(grad=["w"])
     assert one.stats["launches"] == three.stats["launches"] == one_again.stats["launches"]
     assert three.stats["blocking_reads"] == one.stats["blocking_reads"] == 1   # one wait
-    assert three.stats["bytes_from_device"] == one.stats["bytes_from_device"] + 2 * 3 * 4
     assert set(three.grads) == {"x", "w", "b"}
     x, w, b = (np.array(v, np.float64) for v in ([1, 2, 3], [.5, -1, 2], [.1, .2, .3]))
     e = np.exp(x * w + b)
