@@ -188,6 +188,7 @@ class Program:
         else:
             graph = self.graph
         before = dev.counters.snapshot()
+        dev.mark_peak()
         start = time.perf_counter()
         executor = self._executor(graph, dev)
         outputs, grads = executor.run(fed, seed_arr, limit, wrt, on_print or print)

@@ -27,7 +27,12 @@ ENV_VAR = "GDL_DEVICE"
 
 @dataclass
 class Counters:
-    """What the runtime did: launches, bytes moved, blocking reads, kernel builds."""
+    """What the runtime did: launches, bytes moved, blocking reads, kernel builds.
+
+    All but `peak_device_bytes` count up; that one is a high-water mark of the
+    memory gdl holds on the device (pooled buffers in use plus result blocks
+    still alive), restarted by `mark_peak` at the start of each run.
+    """
 
     launches: int = 0
     bytes_to_device: int = 0
@@ -35,12 +40,15 @@ class Counters:
     bytes_on_device: int = 0
     blocking_reads: int = 0
     kernel_builds: int = 0
+    peak_device_bytes: int = 0
 
     def snapshot(self) -> dict[str, int]:
         return dict(self.__dict__)
 
     def since(self, before: dict[str, int]) -> dict[str, int]:
-        return {k: v - before.get(k, 0) for k, v in self.__dict__.items()}
+        """The counts since `before`, and the peak as it stands."""
+        return {k: v if k == "peak_device_bytes" else v - before.get(k, 0)
+                for k, v in self.__dict__.items()}
 
 
 def _cl():
@@ -142,7 +150,7 @@ class Device:
         self._programs: dict[tuple[str, str], object] = {}
         self._kernels: dict[tuple[int, str], object] = {}
         self._pool = None
-        self.host_pool = HostPool(self._host_buffer)   # host memory results land in (CPU)
+        self.host_pool = HostPool(self._host_buffer, self.note_memory)   # host memory results land in (CPU)
         self.kind = _kind(self.cl_device)
         self.description = f"{self.name} ({self.platform}, {self.kind.upper()})"
 
@@ -260,7 +268,23 @@ class Device:
             cl = _cl()
             from pyopencl.tools import ImmediateAllocator, MemoryPool
             self._pool = MemoryPool(ImmediateAllocator(self.queue, cl.mem_flags.READ_WRITE))
-        return self._pool.allocate(max(nbytes, 4))
+        buf = self._pool.allocate(max(nbytes, 4))
+        self.note_memory()
+        return buf
+
+    def bytes_in_use(self) -> int:
+        """Device memory gdl holds now: pooled buffers in use and live result blocks."""
+        pooled = self._pool.active_bytes if self._pool is not None else 0
+        return pooled + self.host_pool.live_bytes
+
+    def note_memory(self) -> None:
+        """Raise the peak counter to the memory in use now (after every allocation)."""
+        c = self.counters
+        c.peak_device_bytes = max(c.peak_device_bytes, self.bytes_in_use())
+
+    def mark_peak(self) -> None:
+        """Start a new high-water mark from what is held now (at the start of a run)."""
+        self.counters.peak_device_bytes = self.bytes_in_use()
 
 
 def select(spec: str | None = None) -> Device:

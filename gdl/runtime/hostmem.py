@@ -25,9 +25,11 @@ class HostPool:
     is reused once no array handed out on it is alive.
     """
 
-    def __init__(self, wrap):
+    def __init__(self, wrap, noted=lambda: None):
         self.wrap = wrap                                   # block -> device buffer over it
+        self.noted = noted                                 # told after each hand-out
         self.free: dict[int, list[tuple[np.ndarray, object]]] = {}
+        self.live_bytes = 0                                # blocks with an array alive
 
     def _take(self, nbytes: int) -> tuple[np.ndarray, object]:
         blocks = self.free.get(nbytes)
@@ -39,6 +41,7 @@ class HostPool:
         return block, self.wrap(block)
 
     def _give(self, entry: tuple[np.ndarray, object]) -> None:
+        self.live_bytes -= entry[0].nbytes
         self.free.setdefault(entry[0].nbytes, []).append(entry)
 
     def landing(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[object, np.ndarray]:
@@ -47,6 +50,8 @@ class HostPool:
         count = math.prod(shape)
         entry = self._take(max(count * itemsize, PAGE))
         block, buf = entry
+        self.live_bytes += block.nbytes
+        self.noted()
         holder = (ctypes.c_char * block.nbytes).from_buffer(block)
         weakref.finalize(holder, self._give, entry)
         return buf, np.frombuffer(holder, dtype, count=count).reshape(shape)

@@ -136,3 +136,46 @@ def test_f64_on_a_device_without_double_precision_is_a_clear_error(monkeypatch):
         prog.run(device=dev)
     assert "cl_khr_fp64" in str(info.value)
     assert gdl.compile("var x = [0.1, 0.2]\ny = sum(x * x)\nout y").run(device=dev).outputs
+
+
+PEAK = """
+var x = zeros(N)
+y = exp(x) * 2
+z = sum(y * y)
+out z
+"""
+
+
+@pytest.mark.parametrize("n", [1 << 12, 1 << 18])
+def test_peak_device_memory_covers_the_results_and_does_not_grow(n):
+    """The peak counts at least the bytes handed back, and repeat runs hold no more."""
+    prog = gdl.compile(PEAK.replace("N", str(n)))
+    x = np.linspace(-1, 1, n, dtype=np.float32)
+    first = prog.run(inputs={"x": x}, grad=["x"])
+    assert first.stats["peak_device_bytes"] >= first.grads["x"].nbytes
+    del first
+    peaks = [prog.run(inputs={"x": x}, grad=["x"]).stats["peak_device_bytes"]
+             for _ in range(3)]
+    assert len(set(peaks)) == 1, peaks
+    assert peaks[0] < 8 * x.nbytes + (1 << 16), "liveness: a handful of vectors, not one per node"
+
+
+def test_peak_device_memory_of_a_loop_includes_its_tape():
+    """A loop's tape lives on the device: the peak grows with the trip count."""
+    src = """
+var x = zeros(4096)
+input k: i32
+i = 0
+y = x
+while i < k {
+    y = sin(y)
+    i = i + 1
+}
+s = sum(y)
+out s
+"""
+    prog = gdl.compile(src)
+    x = np.ones(4096, np.float32)
+    short = prog.run(inputs={"x": x, "k": 2}, grad=["x"]).stats["peak_device_bytes"]
+    long = prog.run(inputs={"x": x, "k": 40}, grad=["x"]).stats["peak_device_bytes"]
+    assert long >= short + 30 * x.nbytes
