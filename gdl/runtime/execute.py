@@ -124,7 +124,7 @@ class Executor:
     # -- regions
     def run_region(self, rp: RegionPlan, args: list) -> list:
         env: dict[Value, Any] = dict(zip(rp.region.params, args, strict=True))
-        for step in rp.steps:
+        for step, dead in zip(rp.steps, rp.drops, strict=True):
             if isinstance(step, Launch):
                 self.launch(step, env)
             elif isinstance(step, HostStep):
@@ -135,6 +135,8 @@ class Executor:
                 self.if_step(step, env)
             else:
                 raise AssertionError(step)
+            for v in dead:              # its buffer goes back to the pool for the next step
+                env.pop(v, None)
         return [env[r] for r in rp.region.results]
 
     def kernel(self, name: str):
@@ -176,9 +178,10 @@ class Executor:
                 else:
                     args.append(np.uint32(a.value))
             kern = self.kernel(spec.name)
-            if self.bound.get(spec.name) != args:      # unchanged arguments stay bound
+            key = [a.int_ptr if isinstance(a, cl.MemoryObjectHolder) else a for a in args]
+            if self.bound.get(spec.name) != key:       # unchanged arguments stay bound
                 kern.set_args(*args)
-                self.bound[spec.name] = args
+                self.bound[spec.name] = key             # handles, so no buffer is kept alive
             size = -(-spec.global_size // LOCAL) * LOCAL
             cl.enqueue_nd_range_kernel(self.queue, kern, (size,), None)
             self.counters.launches += 1

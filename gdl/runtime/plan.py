@@ -82,9 +82,21 @@ class IfStep:
 
 @dataclass
 class RegionPlan:
+    """A region's steps, each with the values that die after it.
+
+    `drops[i]` are the values no later step of the region touches (results
+    excepted): the executor lets go of them after step i, so their buffers
+    return to the pool and the next allocation of the size reuses them.
+    """
+
     region: Region
     steps: list[Any]
     residency: dict[Value, str]
+    drops: list[tuple[Value, ...]] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.drops:
+            self.drops = last_uses(self.steps, self.region.results)
 
     def of(self, v: Value) -> str:
         return self.residency[v]
@@ -382,6 +394,34 @@ def rotated(body: Region, cond: Region, k: int, ids: IdSource) -> Region:
     invariants = body.params[k:]
     (pred,) = inline(b, cond, tuple(body.results) + tuple(invariants))
     return Region(body.params, tuple(b.nodes), tuple(body.results) + (pred,))
+
+
+def touched(step) -> set[Value]:
+    """The values of its region's environment that a step reads or makes."""
+    if isinstance(step, Launch):
+        found: set[Value] = set()
+        for spec in step.specs:
+            for a in spec.args:
+                if a.kind in ("in", "host", "out"):
+                    found.add(a.value)
+                elif a.kind == "offset":
+                    found.update(d.value for d in a.value.dynamic)
+        return found
+    return set(step.node.inputs) | set(step.node.outputs)
+
+
+def last_uses(steps: list, results) -> list[tuple[Value, ...]]:
+    """For each step, the values it touches last (never a region result)."""
+    keep = set(results)
+    last: dict[Value, int] = {}
+    for i, step in enumerate(steps):
+        for v in touched(step):
+            last[v] = i
+    drops: list[list[Value]] = [[] for _ in steps]
+    for v, i in last.items():
+        if v not in keep:
+            drops[i].append(v)
+    return [tuple(d) for d in drops]
 
 
 def compose(view: StridedView, m: ViewMap, node: Node) -> StridedView:

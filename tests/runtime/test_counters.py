@@ -179,3 +179,15 @@ out s
     short = prog.run(inputs={"x": x, "k": 2}, grad=["x"]).stats["peak_device_bytes"]
     long = prog.run(inputs={"x": x, "k": 40}, grad=["x"]).stats["peak_device_bytes"]
     assert long >= short + 30 * x.nbytes
+
+
+def test_buffers_die_after_their_last_use():
+    """A chain of unfusable steps holds a few vectors at once, not one per step."""
+    steps = 12
+    body = "\n".join("y = cumsum(y) * 0.5" for _ in range(steps))
+    prog = gdl.compile(f"var x = ones(65536)\ny = x\n{body}\nout s = sum(y)\n"
+                       .replace("out s = sum(y)", "s = sum(y)\nout s"))
+    prog.run()
+    peak = prog.run().stats["peak_device_bytes"]
+    vector = 65536 * 4
+    assert peak <= 4 * vector, (peak, vector)
