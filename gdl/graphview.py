@@ -398,8 +398,10 @@ def step_label(step: object, names: Names) -> Text:
         what = HOST_STEPS.get(step.kind, step.kind)
         return Text(f"{what}{kernels}: " + node_label(step.node, names, None).plain)
     if isinstance(step, WhileStep):
+        counted = (", counted: its kernel loops inside, launched once"
+                   if step.repeat is not None else "")
         return Text(f"while on the host, carried values on: {', '.join(step.carried)}"
-                    f"  @{_line(step.node)}")
+                    f"{counted}  @{_line(step.node)}")
     if isinstance(step, IfStep):
         return Text(f"if on the host, outputs on: {', '.join(step.outputs)}"
                     f"  @{_line(step.node)}")

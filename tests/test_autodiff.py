@@ -545,3 +545,13 @@ def test_linear_loop_reverse_pass_moves_no_tape_bytes(device):
     nonlinear = compiled("while_several_carried")
     res = nonlinear.run(grad=["x", "w"], device=device)
     assert res.stats["bytes_on_device"] > 0
+
+
+@pytest.mark.opencl
+def test_an_output_named_like_a_variable_keeps_its_value_beside_the_gradient():
+    """`out x` and grad x share a name, not a slot: both come back, each its own."""
+    prog = gdl.compile("var x = [1.0, 2.0]\ny = sum(x * x)\nout y, x\n")
+    for _ in range(2):                      # the second run reuses the first's buffers
+        res = prog.run(grad=["x"], of="y")
+        np.testing.assert_array_equal(res.outputs["x"], [1.0, 2.0])
+        np.testing.assert_array_equal(res.grads["x"], [2.0, 4.0])

@@ -151,6 +151,7 @@ def test_plan_view_lists_launches_and_host_loops():
     text = graphview.render(graphview.plan_tree(graphview.plan_of(graph)))
     assert re.search(r"launch gdl_\w+ \(1 work-item\)", text)
     assert text.count("while on the host") == 2 and text.count("if on the host") == 2
+    assert text.count("counted: its kernel loops inside") == 1      # the reverse loop
     assert "∇ %" in text and "τ %" in text
 
 

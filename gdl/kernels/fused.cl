@@ -2,8 +2,10 @@
  * reductions they feed, and the scalar nodes after those reductions.
  * Work-item p walks the chunk [p * chunk, min((p + 1) * chunk, n)) in order:
  * VECTOR-wide steps first (where the group vectorises), then one element at
- * a time.  Reductions accumulate per lane with Kahan compensation and the
- * lanes combine in a fixed order, so the result depends on the shape only.
+ * a time.  Reductions accumulate per lane with Kahan compensation, in a few
+ * accumulators used in turn (one would chain every addition to the last),
+ * and combine in a fixed order, so the result depends on the shape only.
+ * A group with carried values repeats its nodes `reps` times per element.
  * With one work-item the epilogue runs here; with several, each writes its
  * partial sums and NAME_finish folds them in order.
  * Placeholders: NAME, PARAMS, DECLS (accumulators), VECTOR_LOOP, SCALAR_BODY,

@@ -142,7 +142,7 @@ class Executor:
     def kernel(self, name: str):
         return self.device.kernel(self.program, name)
 
-    def launch(self, step: Launch, env: dict) -> None:
+    def launch(self, step: Launch, env: dict, reps: int = 0) -> None:
         cl = _cl()
         partial = None
         scratch: dict[str, Any] = {}
@@ -166,6 +166,8 @@ class Executor:
                     args.append(np.int32(self.offset(a.value, env)))
                 elif a.kind == "i32":
                     args.append(np.int32(a.value))
+                elif a.kind == "reps":
+                    args.append(np.uint32(reps))
                 elif a.kind == "partial":
                     if partial is None:     # M * P accumulators of at most 8 bytes
                         partial = self.device.allocate(spec.global_size * 8)
@@ -230,6 +232,9 @@ class Executor:
         return bool(np.asarray(self.host(value)))
 
     def while_step(self, step: WhileStep, env: dict) -> None:
+        if step.repeat is not None:
+            self.counted_while(step, env)
+            return
         node = step.node
         k = node.attr("n_carried")
         carried = [self.resident(env[v], r, v.type) for v, r in zip(node.inputs[:k], step.carried)]
@@ -246,6 +251,36 @@ class Executor:
         self.decisions.append(("while", node.span, count))
         for o, x in zip(node.outputs, carried):
             env[o] = x
+
+    def counted_while(self, step: WhileStep, env: dict) -> None:
+        """A loop counted on the host, its device values updated by one looping kernel."""
+        node = step.node
+        k = node.attr("n_carried")
+        carried = [self.resident(env[v], r, v.type) for v, r in zip(node.inputs[:k], step.carried)]
+        inv = [env[v] for v in node.inputs[k:]]
+        params, results = step.body.region.params, step.body.region.results
+        host_steps = [s for s in step.body.steps if isinstance(s, HostStep)]
+        scope: dict[Value, Any] = {}
+        count = 0
+        go = self.run_region(step.cond, carried + inv)[0]
+        while self.decide(go):          # a host value: no device read
+            if count == self.max_iters:
+                raise iteration_limit_error(node, self.max_iters)
+            scope = dict(zip(params, carried + inv))
+            for s in host_steps:
+                self.host_step(s, scope)
+            carried = [scope[r] if where == HOST else x
+                       for x, r, where in zip(carried, results, step.carried)]
+            go = scope[results[k]]
+            count += 1
+        self.decisions.append(("while", node.span, count))
+        out = dict(zip(node.outputs, carried))
+        if count:                       # device values are still the entry ones in `scope`
+            self.launch(step.repeat, scope, reps=count)
+            for _, _, o in step.repeat.group.carried:
+                out[o] = scope[o]
+        for o in node.outputs:
+            env[o] = out[o]
 
     def if_step(self, step: IfStep, env: dict) -> None:
         node = step.node
@@ -275,7 +310,11 @@ class Executor:
         """
         values = {}
         for name, arr in fed.items():
-            t = self.plan.graph.leaf(name).value.type
+            leaf = self.plan.graph.leaf(name).value
+            t = leaf.type
+            if self.plan.body.of(leaf) == HOST:
+                values[name] = arr          # a scalar the host decides with: no upload
+                continue
             shared = self.share(arr)
             if shared is not None:
                 values[name] = DevTensor(shared, t, host=arr)
@@ -294,9 +333,9 @@ class Executor:
         picked = [(name, typed[i]) for i, name in enumerate(graph.outputs)]
         picked += [(name, typed[n + i]) for i, name in enumerate(graph.grads) if name in wanted]
         self.read_all([value for _, (value, _) in picked])
-        arrays = {name: self.to_numpy(*pair) for name, pair in picked}
-        return ({name: arrays[name] for name in graph.outputs},
-                {name: arrays[name] for name in graph.grads if name in wanted})
+        arrays = [(name, self.to_numpy(*pair)) for name, pair in picked]
+        # An output may bear a variable's name: outputs and gradients stay apart.
+        return dict(arrays[:n]), dict(arrays[n:])
 
     def read_all(self, values: list) -> None:
         """Read device tensors back together: transfers queued, one wait (one blocking read)."""
@@ -338,7 +377,9 @@ class Executor:
                 args.append(self.initial(leaf.name))
         if graph.seed is not None:
             args.append(seed)
-        return self.run_region(self.plan.body, args)
+        body = self.plan.body
+        args = [self.resident(a, body.of(p), p.type) for a, p in zip(args, body.region.params)]
+        return self.run_region(body, args)
 
     def initial(self, name: str) -> DevTensor:
         """A leaf's initial value, computed on the device once per executor.

@@ -7,8 +7,11 @@ and an epilogue of scalar nodes that use the reductions' results.  Forward
 and adjoint nodes fuse alike, so `sum(tanh(x*w + b)**2)` and its three
 gradients are one pass over memory.  Where every op and load allows it the
 kernel walks the space in float8 (double4) vectors, which PoCL does not do
-by itself for `exp`/`tanh`; reductions keep one Kahan-compensated
-accumulator per lane and combine lanes, then work-items, in a fixed order.
+by itself for `exp`/`tanh`; reductions keep Kahan-compensated
+accumulators per lane (CHAINS of them in turn, so the additions overlap
+instead of each waiting for the last) and combine them, then work-items, in
+a fixed order.  A group with `carried` values is a counted loop's body: the
+kernel repeats it per element in registers, one launch for the whole loop.
 Imports `ir`, `ops`, `dtype`, `runtime.kernel_text`.
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ VECTOR_OPS = frozenset("add sub mul div neg exp log log1p sqrt sin cos tanh pow 
 LANES = MappingProxyType({F32.name: 8, F64.name: 4})
 SINGLE_ITEM = 4096            # spaces this small reduce in one work-item, one launch
 MAX_ITEMS = 1024              # partial results per reduction in larger spaces
+CHAINS = 4                    # vector accumulators per reduction, used in turn
 
 
 @dataclass
@@ -43,6 +47,9 @@ class FusedGroup:
     epilogue: list[Node] = field(default_factory=list)
     epilogue_inputs: list[tuple[Value, str, StridedView | None]] = field(default_factory=list)
     finals: list[Value] = field(default_factory=list)
+    # (param, result, out): repeat `nodes` `reps` times (a kernel argument),
+    # each param taking its result's value, and store the last values as outs.
+    carried: list[tuple[Value, Value, Value]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -108,10 +115,13 @@ class _Writer:
     # -- loads
     def input_loads(self, inputs, vector: bool, prefix: str = "in") -> list[str]:
         lines = []
+        mutable = {p for p, _, _ in self.g.carried}
         for j, (v, mode, view) in enumerate(inputs):
             ct = c_type(v.type.dtype)
             self.fp64 |= v.type.dtype == F64
             name = f"{'w' if vector else 'v'}{v.id}"
+            if v in mutable:            # a repeated kernel's carried value: a register
+                name = "c" + name
             if mode == "host":
                 if not vector:
                     self.params.append(f"const {ct} h{prefix}{j}")
@@ -127,7 +137,8 @@ class _Writer:
                 if view.offset or view.dynamic:
                     self.late.append((f"const int o{prefix}{j}", Arg("offset", view)))
             off = f"o{prefix}{j} + " if (view.offset or view.dynamic) else ""
-            lines.append(self.load_line(j, view, ct, name, off, vector, prefix))
+            line = self.load_line(j, view, ct, name, off, vector, prefix)
+            lines.append(line.replace("const ", "", 1) if v in mutable else line)
         return lines
 
     def load_line(self, j, view, ct, name, off, vector, prefix) -> str:
@@ -222,8 +233,12 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
     w.params += ["const uint n", "const uint chunk", "const uint P"]
     w.args += [Arg("u32", n), Arg("u32", chunk), Arg("u32", items)]
 
+    if group.carried:
+        w.params.append("const uint reps")
+        w.args.append(Arg("reps", None))
+
     # The scalar body (every element the vector loop does not take).
-    scalar = scalar_loads + w.body(group.nodes, False, reg)
+    scalar = scalar_loads + repeated_body(w, False, reg)
     scalar += [f"        out{j}[gid] = ({c_type(v.type.dtype)}){reg[v]};"
                for j, v in enumerate(group.outputs)]
     decls, combine = [], []
@@ -242,21 +257,33 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
         vlines = w.input_loads(group.inputs, vector=True)
         for v, _, _ in group.inputs:
             vreg[v] = f"w{v.id}"
-        vlines += w.body(group.nodes, True, vreg)
+        vlines += repeated_body(w, True, vreg)
         vlines += [f"        vstore{w.lanes}({vreg[v]}, 0, out{j} + gid);"
                    for j, v in enumerate(group.outputs)]
         vt = w.vtype(vdt)
+        ways = CHAINS if group.reductions else 1
+        folds: list[list[str]] = [[] for _ in range(ways)]
         for r, node in enumerate(group.reductions):
-            decls.append(f"    {vt} va{r} = 0; {vt} vk{r} = 0;")
             pre = OPS[node.op].lower.pre.format(*[vreg[i] for i in node.inputs])
-            vlines.append("        " + _kahan(f"va{r}", f"vk{r}", pre, vt, True, False))
-            lanes = ", ".join(f"va{r}.s{k:x}" for k in range(w.lanes))
-            combine.append(f"    {{ const {c_type(vdt)} lanes[{w.lanes}] = {{{lanes}}};")
-            combine.append(f"      for (int q = 0; q < {w.lanes}; ++q) "
-                           + _kahan(f"a{r}", f"k{r}", "lanes[q]", c_type(vdt), False, False)
-                           + " }")
-        vector_loop = (f"    for (; gid + {w.lanes} <= stop; gid += {w.lanes}) {{\n"
-                       + "\n".join(vlines) + "\n    }")
+            for u in range(ways):
+                decls.append(f"    {vt} va{r}_{u} = 0; {vt} vk{r}_{u} = 0;")
+                folds[u].append("        " + _kahan(f"va{r}_{u}", f"vk{r}_{u}", pre, vt, True,
+                                                   False))
+            for u in range(ways):
+                lanes = ", ".join(f"va{r}_{u}.s{k:x}" for k in range(w.lanes))
+                combine.append(f"    {{ const {c_type(vdt)} lanes[{w.lanes}] = {{{lanes}}};")
+                combine.append(f"      for (int q = 0; q < {w.lanes}; ++q) "
+                               + _kahan(f"a{r}", f"k{r}", "lanes[q]", c_type(vdt), False, False)
+                               + " }")
+        if ways > 1:        # independent accumulator chains, so additions overlap
+            steps = []
+            for u in range(ways):
+                steps += (["        {"] + ["    " + line for line in vlines + folds[u]]
+                          + ["        }", f"        gid += {w.lanes};"])
+            vector_loop = (f"    for (; gid + {ways * w.lanes} <= stop; ) {{\n"
+                           + "\n".join(steps) + "\n    }\n")
+        vector_loop += (f"    for (; gid + {w.lanes} <= stop; gid += {w.lanes}) {{\n"
+                        + "\n".join(vlines + folds[0]) + "\n    }")
 
     index = coords(group.shape, w) if w.mapped else ""
     if single:
@@ -275,6 +302,29 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
     if not single and group.reductions:
         specs.append(finish(group, items))
     return specs
+
+
+def repeated_body(w: _Writer, vector: bool, reg: dict[Value, str]) -> list[str]:
+    """The nodes' code, inside a `reps`-times loop for a group with carried values.
+
+    The loop's values stay in registers: one load and one store per element
+    for the whole loop, where a launch per iteration would move both every time.
+    """
+    carried = w.g.carried
+    if not carried:
+        return w.body(w.g.nodes, vector, reg)
+    pre = "w" if vector else "v"
+    ctype = (lambda v: w.vtype(v.type.dtype)) if vector else (lambda v: c_type(v.type.dtype))
+    inner = [f"        const {ctype(p)} {pre}{p.id} = c{pre}{p.id};" for p, _, _ in carried]
+    for p, _, _ in carried:
+        reg[p] = f"{pre}{p.id}"
+    inner += w.body(w.g.nodes, vector, reg)
+    inner += [f"        const {ctype(p)} n{pre}{p.id} = {reg[r]};" for p, r, _ in carried]
+    inner += [f"        c{pre}{p.id} = n{pre}{p.id};" for p, _, _ in carried]
+    for p, _, o in carried:
+        reg[o] = f"c{pre}{p.id}"
+    return (["        for (uint it = 0; it < reps; ++it) {"] + ["    " + line for line in inner]
+            + ["        }"])
 
 
 def coords(shape: tuple[int, ...], w: _Writer) -> str:

@@ -105,8 +105,9 @@ class Arg:
     `kind`: "in" (the device buffer of `value`), "host" (the host scalar
     `value` as a C scalar of `dtype`), "out" (a fresh buffer that becomes
     `value`), "partial" (a scratch buffer shared by the kernels of one
-    launch), "u32"/"i32" (the int `value`), or "offset" (the element offset
-    of the StridedView `value`, run-time indices included, as an i32).
+    launch), "u32"/"i32" (the int `value`), "offset" (the element offset
+    of the StridedView `value`, run-time indices included, as an i32), or
+    "reps" (the trip count of a loop run inside one kernel, as a u32).
     """
 
     kind: str

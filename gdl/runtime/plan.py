@@ -12,7 +12,7 @@ Imports `ir`, `ops`, `dtype`, `runtime.codegen`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ class Launch:
 
     specs: list[codegen.KernelSpec]
     nodes: list[Node]
+    group: FusedGroup | None = None      # what a fused launch computes
 
 
 @dataclass
@@ -64,12 +65,19 @@ class HostStep:
 @dataclass
 class WhileStep:
     """A loop run by the host: `cond` once on entry, then `body`, which also
-    yields the next decision (the condition fused into the body's kernels)."""
+    yields the next decision (the condition fused into the body's kernels).
+
+    With `repeat`, the loop is counted on the host: its decisions and host
+    values never need the device, and its device values change only in one
+    elementwise kernel.  The host steps of `body` run per iteration, then
+    `repeat` (that kernel, looping inside) runs once with the trip count.
+    """
 
     node: Node
     cond: "RegionPlan"
     body: "RegionPlan"
     carried: list[str]        # residency of each carried value
+    repeat: Launch | None = None
 
 
 @dataclass
@@ -343,7 +351,7 @@ class Planner:
                            [n.out for n in g.reductions + g.epilogue if wanted(n.out)])
         specs = gen_fused.fused(group)
         self.specs.extend(specs)
-        return Launch(specs, g.nodes + g.reductions + g.epilogue)
+        return Launch(specs, g.nodes + g.reductions + g.epilogue, group)
 
     def while_step(self, node: Node, res: dict[Value, str]) -> WhileStep:
         k = node.attr("n_carried")
@@ -365,7 +373,64 @@ class Planner:
         cond_plan = self.region(cond, carried + inv_res)
         for o, c in zip(node.outputs, carried):
             res[o] = c
-        return WhileStep(node, cond_plan, body_plan, carried)
+        return WhileStep(node, cond_plan, body_plan, carried,
+                         self.repeated(node, cond_plan, body_plan, carried))
+
+    def repeated(self, node: Node, cond: RegionPlan, body: RegionPlan,
+                 carried: list[str]) -> Launch | None:
+        """The body's kernel looping inside itself, where the loop allows it.
+
+        It does when every decision and every host step is on host values
+        (a counter, a recorded trip count), and the device values change in
+        one elementwise kernel reading nothing that changes per iteration but
+        them: the reverse loop of a body linear in its carried values, a
+        `for`-style loop of elementwise updates.  The kernel replaces the one
+        in `body`, whose host steps the executor runs alone.
+        """
+        k = node.attr("n_carried")
+        on_host = (HOST, CONST)
+        launches = [s for s in body.steps if isinstance(s, Launch)]
+        if len(launches) != 1 or any(
+                not isinstance(s, HostStep) or s.kind not in ("host", "const")
+                for s in cond.steps + [s for s in body.steps if s is not launches[0]]):
+            return None
+        if cond.of(cond.region.results[0]) not in on_host or \
+                body.of(body.region.results[k]) not in on_host:
+            return None
+        (launch,) = launches
+        g = launch.group
+        if g is None or g.reductions or g.epilogue or len(launch.specs) != 1:
+            return None
+        params, results = body.region.params, body.region.results
+        loaded = {v for v, _, _ in g.inputs}
+        made = {n.out for n in g.nodes}
+        pairs = []
+        for p, r, o, where in zip(params[:k], results[:k], node.outputs, carried):
+            if where == DEVICE and r is not p:
+                if p.type != r.type or p.type.shape != g.shape or \
+                        not (r in made or (r in loaded and body.of(r) == DEVICE)):
+                    return None
+                pairs.append((p, r, o))
+        if not pairs:
+            return None
+        steady = set(params[k:]) | {p for p, where in zip(params, carried) if where == DEVICE}
+        for v, mode, view in g.inputs:
+            if not (v in steady or body.of(v) == CONST):
+                return None         # a value the body's host steps change
+            if view is not None and view.dynamic:
+                return None
+            if any(v is p for p, _, _ in pairs) and not (
+                    view is not None and view.shape == g.shape and view.contiguous and not view.offset):
+                return None         # loaded once into a register, element by element
+        group = replace(g, outputs=[o for _, _, o in pairs], carried=pairs)
+        for spec in launch.specs:
+            self.specs.remove(spec)
+        specs = gen_fused.fused(group)
+        self.specs.extend(specs)
+        repeat = Launch(specs, launch.nodes, group)
+        body.steps[body.steps.index(launch)] = repeat
+        body.drops = last_uses(body.steps, body.region.results)
+        return repeat
 
     def if_step(self, node: Node, res: dict[Value, str]) -> IfStep:
         then, other = node.regions
@@ -464,6 +529,8 @@ def plan(graph: Graph) -> Plan:
     for leaf in graph.leaves:
         if leaf.init is not None:
             inits[leaf.name] = planner.region(leaf.init, [])
-    params = [DEVICE] * len(graph.body.params)
+    # Integer and bool scalars fed by the caller are known on the host: loops
+    # and branches deciding on them (`while i < k`) never read the device.
+    params = [HOST if host_type(p.type) else DEVICE for p in graph.body.params]
     body = planner.region(graph.body, params)
     return Plan(graph, body, inits, planner.specs)

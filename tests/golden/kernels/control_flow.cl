@@ -148,11 +148,12 @@ __kernel void gdl_fused_63a4a950ba69(__global const float *in0,
 
 }
 
-__kernel void gdl_fused_561d71300c7e(__global const float *in0,
+__kernel void gdl_fused_39707379ec47(__global const float *in0,
         __global float *out0,
         const uint n,
         const uint chunk,
-        const uint P)
+        const uint P,
+        const uint reps)
 {
     const uint p = get_global_id(0);
     if (p >= P)
@@ -164,10 +165,15 @@ __kernel void gdl_fused_561d71300c7e(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v53 = in0[0];
-        const float v57 = 2.0e+00f;
-        const float v58 = (v53 * v57);
-        out0[gid] = (float)v58;
+        float cv53 = in0[0];
+        for (uint it = 0; it < reps; ++it) {
+            const float v53 = cv53;
+            const float v57 = 2.0e+00f;
+            const float v58 = (v53 * v57);
+            const float nv53 = v58;
+            cv53 = nv53;
+        }
+        out0[gid] = (float)cv53;
     }
 
 
