@@ -33,7 +33,7 @@ from .autodiff import Pass, expand_grads, grad_graph
 from .build import build
 from .dtype import TensorType
 from .errors import GdlError, GdlRuntimeError, GdlTypeError
-from .ir import Graph, IdSource
+from .ir import Graph, IdSource, walk
 from .parse import parse
 from .runtime import device as devices
 from .runtime.execute import Executor
@@ -87,6 +87,12 @@ class Result:
         return html_tables(self._tables(), self._caption())
 
 
+def largest_tensor(graph: Graph) -> int:
+    """Elements of the largest tensor the graph takes or makes (nested regions too)."""
+    values = list(graph.body.params) + [o for node, _ in walk(graph.body) for o in node.outputs]
+    return max((v.type.size for v in values if isinstance(v.type, TensorType)), default=1)
+
+
 class Program:
     """A compiled GDL program: its graph, and plans and kernels made on demand."""
 
@@ -97,6 +103,7 @@ class Program:
         self._graphs: dict[tuple, Graph] = {}
         self._devices: dict[Any, devices.Device] = {}
         self._executors: dict[tuple, Executor] = {}
+        self._largest: int | None = None
 
     # -- what the program declares
     @property
@@ -219,10 +226,13 @@ class Program:
         return executor
 
     def _device(self, spec: Any) -> devices.Device:
+        """The device this program runs on for `spec` (its size can matter, see for_size)."""
+        if self._largest is None:
+            self._largest = largest_tensor(self.graph)
         if isinstance(spec, devices.Device):
-            return spec
+            return spec.for_size(self._largest)
         if spec not in self._devices:
-            self._devices[spec] = devices.select(spec)
+            self._devices[spec] = devices.select(spec).for_size(self._largest)
         return self._devices[spec]
 
     def _feed(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -267,6 +267,10 @@ def cmd_devices(args: argparse.Namespace, ctx: Context) -> int:
     why = chosen.why
     if args.device is None and os.environ.get(devices.ENV_VAR):
         why += f" (from {devices.ENV_VAR}={os.environ[devices.ENV_VAR]})"
+    small = chosen.for_size(1)
+    if small is not chosen:
+        why += (f";\n  programs whose tensors all have at most {devices.SMALL_ELEMENTS:,} "
+                f"elements run on {small.name}, quicker to launch")
     report.print_text(ctx.out, report.devices_text(rows, index) + "\n"
                                f"* used by `gdl run`: {why}\n"
                                f"  choose another with --device gpu|cpu|P:D|NAME-PART "

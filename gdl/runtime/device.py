@@ -51,7 +51,16 @@ class Counters:
                 for k, v in self.__dict__.items()}
 
 
+# PoCL's drivers for the CPU: "pthread" spreads each kernel over the cores;
+# "basic" runs it on the calling thread, ~2 us a launch and read where
+# pthread's wake-up costs ~80 us.  gdl asks for both (unless POCL_DEVICES says
+# otherwise) and runs small programs on basic: see `Device.for_size`.
+POCL_DRIVERS = "pthread basic"
+SMALL_ELEMENTS = 1 << 16      # a program whose tensors are all this small runs single-threaded
+
+
 def _cl():
+    os.environ.setdefault("POCL_DEVICES", POCL_DRIVERS)   # read once, when PoCL starts
     import pyopencl  # imported lazily: `gdl check` and `gdl graph` never need it
     return pyopencl
 
@@ -101,8 +110,18 @@ def _kind(d) -> str:
     return "accelerator"
 
 
+def _single_threaded(d) -> bool:
+    """PoCL's basic CPU driver: quick to launch, one core."""
+    return d.name.strip().lower().startswith("basic")
+
+
 def _pick(found, spec: str | None):
-    """The device matching `spec` ("gpu", "cpu", "P:D", or part of a name); None: default."""
+    """The device matching `spec` ("gpu", "cpu", "P:D", or part of a name); None: default.
+
+    By kind, a multi-threaded CPU device comes before PoCL's single-threaded
+    one (which small programs use on their own, see `Device.for_size`).
+    """
+    found = sorted(found, key=lambda e: _single_threaded(e[2]))
     if not spec:
         for kind in ("gpu", "cpu"):
             for entry in found:
@@ -142,6 +161,7 @@ class Device:
     cl_device: object
     why: str = ""
     counters: Counters = field(default_factory=Counters)
+    by_size: bool = False       # chosen by kind: small programs may use a quicker sibling
 
     def __post_init__(self):
         cl = _cl()
@@ -153,6 +173,27 @@ class Device:
         self.host_pool = HostPool(self._host_buffer, self.note_memory)   # host memory results land in (CPU)
         self.kind = _kind(self.cl_device)
         self.description = f"{self.name} ({self.platform}, {self.kind.upper()})"
+        self._small: Device | None | bool = False      # False: not looked for yet
+
+    def for_size(self, elements: int) -> "Device":
+        """The device to run a program whose largest tensor has `elements` on.
+
+        A small program on PoCL's multi-threaded CPU device spends nearly all
+        its time waking threads; PoCL's basic device on the same CPU launches
+        and reads back in microseconds.  Only for a device chosen by kind
+        (the default, or "cpu"): a device named explicitly is used as named.
+        """
+        if not self.by_size or elements > SMALL_ELEMENTS:
+            return self
+        if self._small is False:
+            self._small = None
+            if self.kind == "cpu" and not _single_threaded(self.cl_device):
+                for _, _, d in list_devices():
+                    if _single_threaded(d) and d.platform == self.cl_device.platform:
+                        self._small = Device(d, f"{self.why}; a small program: its "
+                                                "single-threaded sibling, quicker to launch")
+                        break
+        return self._small or self
 
     # -- description
     @property
@@ -298,7 +339,7 @@ def select(spec: str | None = None) -> Device:
     if spec is None:
         spec = os.environ.get(ENV_VAR) or None
     entry, why = _pick(found, spec)
-    return Device(entry[2], why)
+    return Device(entry[2], why, by_size=spec is None or spec.strip().lower() == "cpu")
 
 
 def describe_all() -> list[dict]:
