@@ -87,10 +87,17 @@ class Result:
         return html_tables(self._tables(), self._caption())
 
 
-def largest_tensor(graph: Graph) -> int:
-    """Elements of the largest tensor the graph takes or makes (nested regions too)."""
+def work_size(graph: Graph) -> int:
+    """How big the graph's work is, in elements: its largest tensor (nested
+    regions too), or a matmul's multiply-adds / 64 where that is more."""
     values = list(graph.body.params) + [o for node, _ in walk(graph.body) for o in node.outputs]
-    return max((v.type.size for v in values if isinstance(v.type, TensorType)), default=1)
+    sizes = [v.type.size for v in values if isinstance(v.type, TensorType)]
+    for node, _ in walk(graph.body):
+        if node.op == "matmul":
+            a = node.inputs[0].type.shape
+            k = a[-2] if len(a) > 1 and node.attr_dict.get("transpose_a") else a[-1]
+            sizes.append(node.out.type.size * k // 64)
+    return max(sizes, default=1)
 
 
 class Program:
@@ -222,13 +229,13 @@ class Program:
         key = (id(dev), graph.grads, graph.of, graph.seed is not None)
         executor = self._executors.get(key)
         if executor is None:
-            executor = self._executors[key] = Executor(dev, make_plan(graph))
+            executor = self._executors[key] = Executor(dev, make_plan(graph, dev))
         return executor
 
     def _device(self, spec: Any) -> devices.Device:
         """The device this program runs on for `spec` (its size can matter, see for_size)."""
         if self._largest is None:
-            self._largest = largest_tensor(self.graph)
+            self._largest = work_size(self.graph)
         if isinstance(spec, devices.Device):
             return spec.for_size(self._largest)
         if spec not in self._devices:

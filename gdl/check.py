@@ -237,7 +237,7 @@ class Forward:
     def __init__(self, graph: Graph, dev: devices.Device, of: str, seed: np.ndarray | None,
                  max_iters: int):
         self.graph = graph
-        self.executor = Executor(dev, make_plan(graph))
+        self.executor = Executor(dev, make_plan(graph, dev))
         self.of = of
         self.seed = None if seed is None else np.asarray(seed, np.float64)
         self.max_iters = max_iters

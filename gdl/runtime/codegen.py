@@ -23,12 +23,22 @@ GENERATORS = MappingProxyType({**gen_reduce.GENERATORS, **gen_scan.GENERATORS,
                                **gen_linalg.GENERATORS, **gen_shape.GENERATORS})
 
 
-def kernels_for(node: Node) -> list[KernelSpec]:
-    """The kernels of one non-elementwise node, from its lowering's generator."""
+# Generators whose kernels are tuned per device (they take it as a second argument).
+TUNED = frozenset({"matmul"})
+
+
+def kernels_for(node: Node, device=None) -> list[KernelSpec]:
+    """The kernels of one non-elementwise node, from its lowering's generator.
+
+    `device` (a runtime Device, or None for the portable defaults) lets tuned
+    generators pick their tiles for it.
+    """
     lower = OPS[node.op].lower
     if isinstance(lower, Reduce):
         return gen_reduce.reduction(node)
     if isinstance(lower, Kernel):
+        if lower.template in TUNED:
+            return GENERATORS[lower.template](node, device)
         return GENERATORS[lower.template](node)
     raise AssertionError(f"{node.op}: no kernel generator for {lower!r}")
 

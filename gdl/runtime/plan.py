@@ -133,8 +133,9 @@ class Planner:
     or a region param fed by one) to its const node, for inlining.
     """
 
-    def __init__(self, ids: IdSource, consts: dict[Value, Node] | None = None):
+    def __init__(self, ids: IdSource, consts: dict[Value, Node] | None = None, device=None):
         self.ids = ids                # fresh values for regions the planner rewrites
+        self.device = device          # tiles of tuned kernels are chosen for it (None: defaults)
         self.serial = 0
         self.specs: list[codegen.KernelSpec] = []
         self.consts: dict[Value, Node] = consts if consts is not None else {}
@@ -252,7 +253,7 @@ class Planner:
             self.specs.extend(specs)
             steps.append(HostStep(node, "tape", specs))
         elif kind == "kernel":
-            specs = codegen.kernels_for(node)
+            specs = codegen.kernels_for(node, self.device)
             self.specs.extend(specs)
             steps.append(Launch(specs, [node]))
             res[node.out] = DEVICE
@@ -522,9 +523,13 @@ class OpenGroup:
     made: set = field(default_factory=set)           # every value the group makes
 
 
-def plan(graph: Graph) -> Plan:
-    """The static plan of a graph: leaf initialisers, body, one list of kernels."""
-    planner = Planner(IdSource(graph.next_id))
+def plan(graph: Graph, device=None) -> Plan:
+    """The static plan of a graph: leaf initialisers, body, one list of kernels.
+
+    With a `device`, tuned kernels (matmul) use its tiles; without, the
+    portable defaults (for showing a plan, which needs no device).
+    """
+    planner = Planner(IdSource(graph.next_id), device=device)
     inits = {}
     for leaf in graph.leaves:
         if leaf.init is not None:

@@ -30,6 +30,14 @@ FORMS = (
     ("5@5x7", (5,), (5, 7), False, False),
     ("5@7x5T", (5,), (7, 5), False, True),
     ("6@6", (6,), (6,), False, False),
+    # Past the CPU register tile (8 x 16): a whole tile plus a shifted last one
+    # along N (M for tt), clamped rows, every flag pair; N = 1 as nt and tt.
+    ("19x9@9x17", (19, 9), (9, 17), False, False),
+    ("9x19T@9x17", (9, 19), (9, 17), True, False),
+    ("19x9@17x9T", (19, 9), (17, 9), False, True),
+    ("9x19T@17x9T", (9, 19), (17, 9), True, True),
+    ("21x9@9", (21, 9), (9,), False, False),
+    ("9x21T@9", (9, 21), (9,), True, False),
 )
 
 
