@@ -33,6 +33,8 @@ from rich.text import Text
 from .api import Program, Result
 from .check import FAIL, INCONCLUSIVE, PASS, VarCheck, element_text
 from .errors import GdlError, render
+from .runtime.device import human_bytes
+from .tapecost import loop_tapes
 
 SUMMARY_THRESHOLD = 20   # tensors with more elements are shown as "[a b c ... x y z]"
 EDGE_ITEMS = 3           # elements kept at each end of a summarised axis
@@ -406,7 +408,34 @@ def program_summary(program: Program, filename: str) -> str:
         lines.append(line)
     for name in graph.outputs:
         lines.append(f"  {'out':<6} {name}: {graph.output_value(name).type}")
+    lines += loop_lines(program)
     return "\n".join(lines) + "\n"
+
+
+def loop_lines(program: Program) -> list[str]:
+    """Each loop's tape per iteration when every var is differentiated (with
+    respect to the first float output)."""
+    graph = program.graph
+    floats = [n for n in graph.outputs if graph.output_value(n).type.dtype.is_float]
+    if not program.variables or not floats:
+        return []
+    of = floats[0]
+    seeded = graph.output_value(of).type.shape != ()
+    try:
+        differentiated = program.gradient_graph(program.variables, of, seeded=seeded)
+    except GdlError:
+        return []           # not differentiable as a whole: a run would say why
+    lines = []
+    for tape in loop_tapes(differentiated):
+        where = f"line {tape.span.line}" if tape.span else "?"
+        if tape.device_bytes:
+            saved = f"tape {human_bytes(tape.device_bytes)} per iteration"
+        elif tape.host_values:
+            saved = "no tape on the device (its reverse pass needs only the trip count)"
+        else:
+            saved = "no tape"
+        lines.append(f"  {'loop':<6} {where}: {saved} when differentiating {of}")
+    return lines
 
 
 def print_text(console: Console, text: str) -> None:

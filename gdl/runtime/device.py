@@ -15,14 +15,39 @@ Imports pyopencl, numpy, `errors`, `cachefiles`.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from .. import cachefiles
 from ..errors import GdlRuntimeError
 from .hostmem import HostPool
 
 ENV_VAR = "GDL_DEVICE"
+MEMORY_ENV = "GDL_MEMORY_LIMIT"     # caps the device memory gdl uses (bytes, or 512MiB, 2GB...)
+UNITS = MappingProxyType({
+    "": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000 ** 2, "mb": 1000 ** 2,
+    "mib": 1024 ** 2, "g": 1000 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3,
+    "t": 1000 ** 4, "tb": 1000 ** 4, "tib": 1024 ** 4})
+
+
+def parse_bytes(text: str) -> int:
+    """`123`, `512MiB`, `2 GB` as bytes; anything else is a clear error."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in UNITS:
+        raise GdlRuntimeError(f"{MEMORY_ENV}={text!r} is not an amount of memory: expected a "
+                              "number of bytes, optionally with a unit (e.g. 512MiB, 2GB)")
+    return int(float(m.group(1)) * UNITS[m.group(2).lower()])
+
+
+def human_bytes(n: int) -> str:
+    """1536 -> '1.5 KiB': sizes in messages."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
 
 
 @dataclass
@@ -174,6 +199,7 @@ class Device:
         self.kind = _kind(self.cl_device)
         self.description = f"{self.name} ({self.platform}, {self.kind.upper()})"
         self._small: Device | None | bool = False      # False: not looked for yet
+        self._limits()
 
     def for_size(self, elements: int) -> "Device":
         """The device to run a program whose largest tensor has `elements` on.
@@ -303,8 +329,44 @@ class Device:
         return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR,
                          hostbuf=block)
 
-    def allocate(self, nbytes: int):
+    # -- limits
+    def _limits(self) -> None:
+        """Bytes gdl may hold on the device (its global memory, or less by MEMORY_ENV),
+        and the largest single buffer it allows (CL_DEVICE_MAX_MEM_ALLOC_SIZE)."""
+        limit = int(self.cl_device.global_mem_size)
+        asked = os.environ.get(MEMORY_ENV, "").strip()
+        if asked:
+            limit = min(limit, parse_bytes(asked))
+        self.memory_limit = limit
+        self.buffer_limit = min(int(self.cl_device.max_mem_alloc_size), limit)
+
+    def room(self) -> int:
+        """Bytes that may still be allocated before the memory limit."""
+        return self.memory_limit - self.bytes_in_use()
+
+    def reserve(self, nbytes: int, what=None) -> None:
+        """Refuse an allocation the device cannot hold, before making it.
+
+        PoCL (and other drivers) allocate lazily: an oversized buffer would
+        fail later, in the middle of a run, with a bare driver error.
+        `what()` gives (description, span) of the value for the message.
+        """
+        if nbytes <= self.buffer_limit and nbytes <= self.room():
+            return
+        desc, span = what() if what is not None else ("a buffer", None)
+        if nbytes > self.buffer_limit:
+            why = (f"more than {self.name} allows in one buffer "
+                   f"({human_bytes(self.buffer_limit)})")
+        else:
+            why = (f"more than is left of the {human_bytes(self.memory_limit)} gdl may use on "
+                   f"{self.name} ({human_bytes(self.bytes_in_use())} already in use)")
+        raise GdlRuntimeError(f"{desc} needs {human_bytes(nbytes)} of device memory, {why}",
+                              span, (f"set {MEMORY_ENV} (e.g. 2GiB) to choose the limit; "
+                                     "smaller inputs or fewer loop iterations need less",))
+
+    def allocate(self, nbytes: int, what=None):
         """A device buffer of at least `nbytes` from the pool (freed buffers are reused)."""
+        self.reserve(nbytes, what)
         if self._pool is None:
             cl = _cl()
             from pyopencl.tools import ImmediateAllocator, MemoryPool
@@ -336,9 +398,18 @@ def select(spec: str | None = None) -> Device:
             "no OpenCL device found: gdl runs only on OpenCL (there is no NumPy fallback). "
             "Install an OpenCL driver, or `pip install pocl-binary-distribution` for the CPU "
             "device; check OCL_ICD_VENDORS if it points somewhere empty")
+    from_env = spec is None and bool(os.environ.get(ENV_VAR))
     if spec is None:
         spec = os.environ.get(ENV_VAR) or None
-    entry, why = _pick(found, spec)
+    try:
+        entry, why = _pick(found, spec)
+    except GdlRuntimeError as err:
+        if not from_env:
+            raise
+        # The user may not remember setting it: say where the bad choice came from.
+        raise GdlRuntimeError(err.message, err.span, err.notes + (
+            f"the device was chosen by {ENV_VAR}={spec}; set it to gpu, cpu, P:D or part "
+            "of a device name, or unset it",)) from None
     return Device(entry[2], why, by_size=spec is None or spec.strip().lower() == "cpu")
 
 

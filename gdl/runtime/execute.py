@@ -23,6 +23,7 @@ from ..ops.control import iteration_limit_error
 from ..ops.effects import assertion_error, print_text
 from ..ops.views import checked_index
 from ..weak import typed_const
+from . import memory
 from .device import Device
 from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep
 from .tapes import TapeRunner
@@ -55,6 +56,7 @@ class Executor:
                 f"the program computes in f64, but {device.describe()} has no double precision "
                 "(cl_khr_fp64); run it on a device that has it (--device / GDL_DEVICE) or use "
                 "f32")
+        memory.check(plan, device)          # before building or allocating anything
         self.program = device.program(plan.source) if plan.specs else None
         self.consts: dict[Value, ConstTensor] = {}
         self.tapes = TapeRunner(self)

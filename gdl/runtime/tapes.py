@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .device import human_bytes
 from .plan import host_type
 from .values import DevTape, DevTensor, HostTape
 
@@ -58,7 +59,7 @@ class TapeRunner:
         assert i == tape.length == tape.filled[0], "tapes are used linearly"
         buf, cap = tape.store
         if tape.length == cap:                       # full: double the storage
-            new_cap = max(16, 2 * cap)
+            new_cap = self._grown(node, tape, cap)
             new = self.x.device.allocate(new_cap * tape.nbytes)
             if tape.length:
                 self._copy(new, buf, tape.length * tape.nbytes)
@@ -67,6 +68,23 @@ class TapeRunner:
                    dst_offset=i * tape.nbytes)
         tape.filled[0] += 1
         env[node.out] = DevTape(tape.elem, tape.store, tape.length + 1, tape.filled)
+
+    def _grown(self, node, tape: DevTape, cap: int) -> int:
+        """The next capacity of a full tape: double, or as much as the device still
+        holds; an error naming the loop when not even one more iteration fits."""
+        dev = self.x.device
+        fits = min(dev.room(), dev.buffer_limit) // tape.nbytes
+        need = cap + 1
+
+        def what():
+            line = f" at line {node.span.line}" if node.span else ""
+            return (f"the tape of the loop{line} ({human_bytes(tape.nbytes)} per iteration, "
+                    f"{need:,} iterations so far)", node.span)
+        if fits < need:
+            dev.reserve(need * tape.nbytes, what)    # raises, naming the loop
+        # At most half of what is left: the loop body needs room too, and when
+        # memory runs out it is the tape's growth that should say so.
+        return min(max(16, 2 * cap), max(fits // 2, need))
 
     def get(self, node, specs, tape: DevTape, env: dict) -> None:
         i = int(self.x.host(env[node.inputs[1]]))
