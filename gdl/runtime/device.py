@@ -32,6 +32,29 @@ UNITS = MappingProxyType({
     "t": 1000 ** 4, "tb": 1000 ** 4, "tib": 1024 ** 4})
 
 
+class KernelBuildError(RuntimeError):
+    """The device's compiler rejected kernels gdl generated: an internal error."""
+
+    def __init__(self, device: str, log: str, path: str | None):
+        saved = f"the source is saved in {path}" if path else "the source could not be saved"
+        super().__init__(f"gdl generated OpenCL that {device} rejected (a gdl bug; {saved})\n"
+                         f"build log:\n{log.strip()}")
+        self.log = log
+        self.path = path
+
+
+def save_source(source: str) -> str | None:
+    """The rejected program in a file of its own, for the bug report (None if unwritable)."""
+    import tempfile
+    try:
+        fd, path = tempfile.mkstemp(prefix="gdl-kernel-", suffix=".cl")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+    except OSError:
+        return None
+    return path
+
+
 def parse_bytes(text: str) -> int:
     """`123`, `512MiB`, `2 GB` as bytes; anything else is a clear error."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
@@ -279,7 +302,8 @@ class Device:
                               d.driver_version)
 
     def _from_source(self, source: str, options: list[str]):
-        """Compile `source`; a compiler error is a gdl bug, reported with the source."""
+        """Compile `source`; a compiler error is a gdl bug (never a GdlError): it
+        carries the build log and the path where the rejected source is saved."""
         cl = _cl()
         try:
             with warnings.catch_warnings():
@@ -287,8 +311,7 @@ class Device:
                 warnings.simplefilter("ignore", cl.CompilerWarning)
                 return cl.Program(self.context, source).build(options=options)
         except cl.RuntimeError as err:
-            raise RuntimeError(f"gdl generated OpenCL that {self.name} rejected "
-                               f"(a gdl bug):\n{err}\n--- source ---\n{source}") from err
+            raise KernelBuildError(self.name, str(err), save_source(source)) from err
 
     def _from_binary(self, entry: str, options: list[str]):
         """The program from a cached binary, or None (none cached, or the driver refuses it)."""
