@@ -7,9 +7,9 @@
 """
 from .api import Program, Result, compile, load
 from .session import Session
-from .errors import GdlError, GdlRuntimeError, GdlSyntaxError, GdlTypeError
+from .errors import GdlError, GdlRuntimeError, GdlSyntaxError, GdlTypeError, GdlWarning
 
 __version__ = "0.1.0"
 
 __all__ = ("compile", "load", "Program", "Result", "Session", "GdlError", "GdlSyntaxError",
-           "GdlTypeError", "GdlRuntimeError", "__version__")
+           "GdlTypeError", "GdlRuntimeError", "GdlWarning", "__version__")

@@ -17,6 +17,9 @@ depend on how many gradients were asked.
 gradients on the device between calls; it shares the Program's executors.
 A Result prints as rich tables (`__rich__`) and as HTML in Jupyter
 (`_repr_html_`), drawn by the table helpers gdl.session owns.
+`Program.warnings` and `Program.lint` give the gradient lint's warnings
+(gdl/lint.py, run on the built graph that `compile` keeps for it, where
+each `grad(y, x)` is still one node); nothing here prints them.
 Imports every stage but the reference interpreter, and `session`.
 """
 from __future__ import annotations
@@ -32,11 +35,13 @@ from . import optimize
 from .autodiff import Pass, expand_grads, grad_graph
 from .build import build
 from .dtype import TensorType
-from .errors import GdlError, GdlRuntimeError, GdlTypeError
+from .errors import GdlError, GdlRuntimeError, GdlTypeError, GdlWarning, Span
 from .ir import Graph, IdSource, walk
+from .lint import lint, lint_every_gradient
 from .parse import parse
 from .runtime import device as devices
 from .runtime.execute import Executor
+from .runtime.nancheck import Origin
 from .runtime.plan import plan as make_plan
 from .session import Session, html_tables, rich_tables
 
@@ -63,6 +68,9 @@ class Result:
     device: str = ""
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
+    # With check_nan: the first node that produced a NaN or an infinity (None: none did).
+    checked_nan: bool = False
+    nonfinite: Origin | None = None
 
     def __repr__(self) -> str:
         outs = ", ".join(self.outputs)
@@ -103,10 +111,13 @@ def work_size(graph: Graph) -> int:
 class Program:
     """A compiled GDL program: its graph, and plans and kernels made on demand."""
 
-    def __init__(self, source: str, graph: Graph, filename: str = "<program>"):
+    def __init__(self, source: str, graph: Graph, filename: str = "<program>",
+                 built: Graph | None = None):
         self.source = source
         self.graph = graph
         self.filename = filename
+        self._built = built or graph        # before expand_grads: what the lint reads
+        self._lints: dict[tuple, tuple[GdlWarning, ...]] = {}
         self._graphs: dict[tuple, Graph] = {}
         self._devices: dict[Any, devices.Device] = {}
         self._executors: dict[tuple, Executor] = {}
@@ -134,6 +145,32 @@ class Program:
         ad = Pass(IdSource(self.graph.next_id))
         return tuple(lf.name for lf in self.graph.leaves if lf.kind == "var"
                      and out in ad.activity(self.graph.body, {lf.value}))
+
+    # -- gradient lint: warnings, never printed here
+    @property
+    def warnings(self) -> tuple[GdlWarning, ...]:
+        """The gradient lint of the program's own `grad(y, x)` calls (gdl/lint.py)."""
+        return self.lint(grad=())
+
+    def lint(self, grad: Iterable[str] | None = None, of: str | None = None
+             ) -> tuple[GdlWarning, ...]:
+        """Gradient warnings found at compile time, with lines and columns (gdl/lint.py).
+
+        `warnings`, and those of differentiating `of` w.r.t. the vars in
+        `grad` as `run(grad=..., of=...)` would; with `grad=None`, of every
+        var for each float output (without `disconnected`: nothing was asked).
+        """
+        if grad is None:
+            key: tuple = ("every var",)
+            if key not in self._lints:
+                self._lints[key] = lint_every_gradient(self._built)
+            return self._lints[key]
+        wrt = tuple(dict.fromkeys(grad))
+        of = self._check_of(of, bool(wrt))
+        self._check_grads(wrt)
+        if (wrt, of) not in self._lints:
+            self._lints[wrt, of] = lint(self._built, wrt, of)
+        return self._lints[wrt, of]
 
     # -- stages
     def gradient_graph(self, wrt: Iterable[str], of: str | None = None,
@@ -177,11 +214,14 @@ class Program:
     # -- running
     def run(self, inputs: Mapping[str, Any] | None = None, grad: Iterable[str] | None = None,
             of: str | None = None, seed: Any = None, device: Any = None,
-            max_iters: int | None = None, on_print: Callable[[str], None] | None = None
-            ) -> Result:
+            max_iters: int | None = None, on_print: Callable[[str], None] | None = None,
+            check_nan: bool = False) -> Result:
         """Run on an OpenCL device; gradients of `of` w.r.t. the vars in `grad`.
 
         `print` statements call `on_print(text)` (default: write to stdout).
+        With `check_nan`, every float value computed is tested and
+        `Result.nonfinite` names the first node (in execution order) that
+        produced a NaN or an infinity, with the loop iterations it ran in.
         """
         wrt = tuple(dict.fromkeys(grad or ()))
         of = self._check_of(of, bool(wrt))
@@ -191,7 +231,8 @@ class Program:
         if wrt:
             seed_arr = self._seed(of, seed)
         elif seed is not None:
-            raise GdlError("a seed was given but no gradient was asked (pass grad=[...])")
+            raise GdlError("a seed was given but no gradient was asked: pass grad=[...] "
+                           "(--grad NAME on the command line)")
         limit = DEFAULT_MAX_ITERS if max_iters is None else int(max_iters)
         if limit < 0:
             raise GdlError(f"max_iters must be at least 0, found {limit}")
@@ -204,11 +245,12 @@ class Program:
         before = dev.counters.snapshot()
         dev.mark_peak()
         start = time.perf_counter()
-        executor = self._executor(graph, dev)
+        executor = self._executor(graph, dev, check_nan)
         outputs, grads = executor.run(fed, seed_arr, limit, wrt, on_print or print)
         seconds = time.perf_counter() - start
         return Result(outputs, {n: grads[n] for n in wrt}, dev.describe(), seconds,
-                      dev.counters.since(before))
+                      dev.counters.since(before), check_nan,
+                      executor.nonfinite if check_nan else None)
 
     def session(self, inputs: Mapping[str, Any] | None = None, device: Any = None,
                 max_iters: int | None = None,
@@ -224,12 +266,13 @@ class Program:
         return Session(self, self._device(device), self._feed(inputs or {}), limit,
                        on_print or print)
 
-    def _executor(self, graph: Graph, dev: devices.Device) -> Executor:
-        """The executor of a graph variant on a device, made (kernels built) once."""
-        key = (id(dev), graph.grads, graph.of, graph.seed is not None)
+    def _executor(self, graph: Graph, dev: devices.Device, check_nan: bool = False) -> Executor:
+        """The executor of a graph variant on a device, made (kernels built) once;
+        a checked one (check_nan) is a variant of its own."""
+        key = (id(dev), graph.grads, graph.of, graph.seed is not None, check_nan)
         executor = self._executors.get(key)
         if executor is None:
-            executor = self._executors[key] = Executor(dev, make_plan(graph, dev))
+            executor = self._executors[key] = Executor(dev, make_plan(graph, dev, check_nan))
         return executor
 
     def _device(self, spec: Any) -> devices.Device:
@@ -298,8 +341,8 @@ def compile_stages(source: str) -> Iterator[tuple[str, Graph]]:
 
 def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
     """Parse and build a program (errors are GdlErrors with a line and column)."""
-    _, graph = list(compile_stages(source))[-1]
-    return Program(source, graph, filename)
+    stages = list(compile_stages(source))
+    return Program(source, stages[-1][1], filename, built=stages[0][1])
 
 
 def read_source(path: str | Path) -> str:
@@ -312,9 +355,19 @@ def read_source(path: str | Path) -> str:
     except IsADirectoryError:
         raise GdlError(f"{p} is a directory, not a GDL program file") from None
     except UnicodeDecodeError as err:
-        raise GdlError(f"{p} is not UTF-8 text ({err.reason} at byte {err.start})") from None
+        raise not_utf8(p, err) from None
     except OSError as err:
         raise GdlError(f"cannot read {p}: {err.strerror or err}") from None
+
+
+def not_utf8(path: Path, err: UnicodeDecodeError) -> GdlError:
+    """The error for a file that is not UTF-8, at the line and column of its first bad byte."""
+    data = err.object
+    line = data.count(b"\n", 0, err.start) + 1
+    column = len(data[data.rfind(b"\n", 0, err.start) + 1:err.start].decode("utf-8")) + 1
+    return GdlError(f"{path} is not UTF-8 text: found byte 0x{data[err.start]:02x} ({err.reason}) "
+                    f"at byte {err.start}; expected UTF-8 (save the file as UTF-8)",
+                    Span(line, column, line, column + 1))
 
 
 def load(path: str | Path) -> Program:

@@ -141,7 +141,8 @@ class GraphBuilder(ExpressionBuilder):
             raise GdlTypeError(f"recursive call to `{fn.name}` ({cycle}); functions are "
                                "inlined, so recursion is not allowed", node.span)
         if node.kwargs:
-            raise GdlTypeError(f"`{fn.name}` takes positional arguments only", node.kwargs[0].span)
+            raise GdlTypeError(f"`{fn.name}` takes positional arguments only, found "
+                               f"`{node.kwargs[0].name}=`", node.kwargs[0].span)
         if len(args) != len(fn.params):
             names = ", ".join(p for p, _ in fn.params)
             raise GdlTypeError(f"`{fn.name}` takes {len(fn.params)} argument(s) ({names}), "
@@ -167,8 +168,13 @@ class GraphBuilder(ExpressionBuilder):
         block reads from outside (carried in from earlier iterations, too)
         are constants of the node's region.  The autodiff pass expands it.
         """
-        if node.kwargs or not 2 <= len(node.args) <= 3:
-            raise GdlTypeError("`grad` takes grad(y, x) or grad(y, x, seed)", node.span)
+        if node.kwargs:
+            kw = node.kwargs[0]
+            raise GdlTypeError(f"`grad` takes no keyword arguments, found `{kw.name}=`; "
+                               "expected grad(y, x) or grad(y, x, seed)", kw.span)
+        if not 2 <= len(node.args) <= 3:
+            raise GdlTypeError(f"`grad` takes 2 or 3 arguments, grad(y, x) or grad(y, x, seed); "
+                               f"found {len(node.args)}", node.span)
         target = node.args[1]
         if not isinstance(target, ast.Name):
             raise GdlTypeError("the second argument of `grad` must be a name (the value to "
@@ -179,7 +185,7 @@ class GraphBuilder(ExpressionBuilder):
                                f"with `var {target.name} ...` to differentiate", target.span)
         x = args[1]
         if not isinstance(x, Value) or not x.type.dtype.is_float:
-            raise GdlTypeError(f"cannot differentiate with respect to `{target.name}`, a "
+            raise GdlTypeError(f"cannot differentiate with respect to `{target.name}` of type "
                                f"{type_of(x)}: it must be a float tensor value (a literal has "
                                "no dtype yet; e.g. f32(0.5) has one)", target.span)
         y = self.tensor(args[0], node.span)
@@ -430,6 +436,9 @@ class GraphBuilder(ExpressionBuilder):
 
     def build(self) -> Graph:
         self.stmts(self.program.stmts)
+        if not self.program.stmts and not self.allow_bare:
+            raise GdlTypeError("the program is empty (blank lines and comments only); expected "
+                               "statements and an `out NAME` naming its outputs")
         if not self.outs and not self.allow_bare:
             raise GdlTypeError("the program has no `out` statement; add `out NAME` naming its "
                                "outputs")

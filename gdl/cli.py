@@ -20,6 +20,7 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -35,6 +36,7 @@ from .runtime import device as devices
 
 EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 VALUE_NAME = "__v"      # the name a --set/--seed expression is bound to when evaluated
+NPY_MAGIC = b"\x93NUMPY"   # how every .npy file starts
 
 
 @dataclass
@@ -51,20 +53,36 @@ class Context:
 
 def load_program(ctx: Context, path: str) -> api.Program:
     """Read and compile FILE, remembering its text so errors can show the line."""
-    text = api.read_source(path)
-    ctx.source, ctx.filename = text, path
+    ctx.filename = path
+    try:
+        text = api.read_source(path)
+    except GdlError as err:
+        if err.span is not None:    # not UTF-8: show the line, the bad bytes replaced
+            ctx.source = Path(path).read_bytes().decode("utf-8", "replace")
+        raise
+    ctx.source = text
     return api.compile(text, path)
 
 
 def load_npy(path: str, option: str) -> np.ndarray:
     """The array in a `.npy` file given as `@path` (no pickles)."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            head = f.read(len(NPY_MAGIC))
+        arr = None
+        # np.load takes any other bytes for a pickle and says so, which misleads.
+        if head == NPY_MAGIC or head.startswith(b"PK"):
+            arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise GdlError(f"bad value for {option}: no such file: {path}") from None
+    except IsADirectoryError:
+        raise GdlError(f"bad value for {option}: {path} is a directory, not a .npy file") from None
     except (OSError, ValueError, EOFError) as err:
         raise GdlError(f"bad value for {option}: cannot read {path} as a .npy array "
                        f"({err})") from None
+    if arr is None:
+        raise GdlError(f"bad value for {option}: {path} is not a .npy file: it starts with "
+                       f"{head!r}, expected the header numpy.save writes ({NPY_MAGIC!r})")
     if not isinstance(arr, np.ndarray):
         arr.close()
         raise GdlError(f"bad value for {option}: {path} holds several arrays (.npz); "
@@ -165,11 +183,15 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     if args.seed is not None:
         target = prog.graph.output_value(of).type if of is not None else None
         seed = evaluate(args.seed, "--seed", target, device)
+    # Compile-time gradient warnings go to stderr first; they never stop the run.
+    warnings = prog.lint(args.grad, args.of) if args.grad else prog.warnings
+    report.print_warnings(ctx.err, ctx.source, warnings, ctx.filename)
     # With --json, stdout holds exactly one JSON object, so `print` goes to stderr.
     printed = ctx.err if args.json else ctx.out
     result = prog.run(inputs, grad=args.grad, of=args.of, seed=seed, device=device,
                       max_iters=args.max_iters,
-                      on_print=lambda text: printed.print(text, markup=False, highlight=False))
+                      on_print=lambda text: printed.print(text, markup=False, highlight=False),
+                      check_nan=args.check_nan)
     influencing = prog.influencing(of) if of is not None else None
     checks = None
     if args.check:
@@ -179,18 +201,24 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         report.save_npz(args.out, result)
     if args.json:
         obj = report.result_json(result, stats=args.stats, of=of, influencing=influencing,
-                                 check=checks, details=True)
+                                 check=checks, details=True, warnings=warnings)
         ctx.out.file.write(json.dumps(obj) + "\n")
     else:
         report.print_result(ctx.out, result, of=of, stats=args.stats, influencing=influencing,
-                            check=checks)
+                            check=checks, source=ctx.source)
     return EXIT_USER if checks is not None and not all_passed(checks) else EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
-    """Compile FILE and summarise its declarations, or show the first error."""
+    """Compile FILE and summarise its declarations, or show the first error.
+
+    Gradient warnings go to stderr: of differentiating --of w.r.t. the --grad
+    vars, as `gdl run` would, or without --grad of every var (gdl/lint.py).
+    """
     prog = load_program(ctx, args.file)
+    warnings = prog.lint(args.grad or None, args.of)
     report.print_text(ctx.out, report.program_summary(prog, args.file))
+    report.print_warnings(ctx.err, ctx.source, warnings, ctx.filename)
     return EXIT_OK
 
 
@@ -291,7 +319,8 @@ exit status:
   0  success
   1  a user error: an error in the program (shown with its line and a caret),
      a missing file, a bad --set/--seed value, a failed --check
-  2  a usage error: an unknown command or option
+  2  a usage error: an unknown command or option, or an option value of the
+     wrong form (--max-iters -5)
   3  an internal error, a bug in gdl: a short banner names the file holding
      the traceback"""
 
@@ -319,6 +348,7 @@ examples:
   gdl run prog.gdl --grad x --seed "ones([4])"    a non-scalar output's cotangent
   gdl run prog.gdl --grad x --json                one JSON object on stdout
   gdl run prog.gdl --grad x --out res.npz         then numpy.load("res.npz")["grads/x"]
+  gdl run prog.gdl --grad x --check-nan           where the first NaN/Inf came from
 
 --check perturbs each element x of a var by +-h, h = 1e-6 * max(1, |x|), runs
 the program forward in f64 (in the program's dtype with h = 1e-3 * max(1, |x|)
@@ -334,6 +364,9 @@ CHECK_EPILOG = f"""\
 examples:
   gdl check prog.gdl          prints `prog.gdl: ok` and its vars, inputs and outputs
                               with their types, or the first error with a caret
+  gdl check prog.gdl --grad x and warns (on stderr) where dy/dx will be NaN or zero:
+                              a `where` hiding log(0), a floor on the path, ...
+                              (without --grad: as if every var were differentiated)
 
 {EXIT_STATUS_HELP}"""
 
@@ -343,6 +376,17 @@ examples:
   gdl devices --device cpu    which device this choice would select
   GDL_DEVICE=gpu gdl run prog.gdl   choose for every run; --device D for one"""
 
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 0 (a bad one is a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {value}")
+    return value
 
 
 class LazyVersion(argparse._VersionAction):
@@ -408,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true",
                      help='print one JSON object: {"outputs": ..., "grads": ...} and "of", '
                           '"grad_info" (norm, min, max, nan, inf, influences per gradient), '
-                          '"device", "seconds"; "stats" with --stats, "check" with --check')
+                          '"device", "seconds", "warnings" (the gradient lint\'s, also on '
+                          'stderr); "stats" with --stats, "check" with --check')
     run.add_argument("--check", action="store_true",
                      help="compare each gradient with central finite differences (in f64 "
                           "on the device when it has f64; at most 64 random elements per "
@@ -419,15 +464,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", metavar="D",
                      help="gpu, cpu, P:D or part of a device name (default: $GDL_DEVICE, "
                           "else a GPU, else a CPU)")
-    run.add_argument("--max-iters", type=int, metavar="N",
+    run.add_argument("--max-iters", type=count, metavar="N",
                      help=f"iteration limit per loop entry (default {api.DEFAULT_MAX_ITERS:,})")
     run.add_argument("--stats", action="store_true",
                      help="also show the runtime counters (launches, bytes moved, ...)")
+    run.add_argument("--check-nan", action="store_true",
+                     help="test every value computed for NaN/Inf and report the first node "
+                          "that produced one (forward or adjoint, its line, loop iterations)")
     run.formatter_class = argparse.RawDescriptionHelpFormatter
     run.epilog = RUN_EPILOG
 
-    check = command("check", cmd_check, "compile a program and summarise it, or show the error")
+    check = command("check", cmd_check, "compile a program and summarise it, or show the "
+                                        "error; warn where gradients will be NaN or zero")
     check.add_argument("file", metavar="FILE")
+    grad_options(check)
     check.formatter_class = argparse.RawDescriptionHelpFormatter
     check.epilog = CHECK_EPILOG
 
@@ -490,6 +540,8 @@ def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     """Option combinations argparse cannot express (exit 2 like its own errors)."""
     if args.command == "graph" and not args.grad and (args.of or args.seed_shaped):
         parser.error("graph: --of and --seed-shaped need --grad NAME")
+    if args.command == "check" and args.of and not args.grad:
+        parser.error("check: --of needs --grad NAME")
 
 
 def crash_header(argv: list[str]) -> str:

@@ -1,7 +1,9 @@
 """Source spans and the errors a user can cause.
 
-Owns: `Span`, `GdlError` and its subclasses, and `render`, which turns an
-error plus the source text into the line-and-caret form.  Errors hold data,
+Owns: `Span`, `GdlError` and its subclasses, `GdlWarning` (what the
+gradient lint finds), and `render`, which turns an error or a warning plus
+the source text into the line-and-caret form (`excerpt`: the line and caret
+alone, for other reports that point into the source).  Errors hold data,
 not presentation: colour and layout belong to the report and CLI layers.
 Imports nothing from gdl.
 
@@ -32,7 +34,26 @@ class Span:
         return Span(self.line, self.column, other.end_line, other.end_column)
 
 
-class GdlError(Exception):
+class Spanned:
+    """Where an error or a warning sits: the 1-based `line` and `column` of its
+    `span`, None where no source position exists."""
+
+    span: Span | None
+
+    @property
+    def line(self) -> int | None:
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        return self.span.column if self.span else None
+
+    def at(self) -> str:
+        """`line L, column C: `, or nothing without a span: how its str() begins."""
+        return f"line {self.span.line}, column {self.span.column}: " if self.span else ""
+
+
+class GdlError(Spanned, Exception):
     """A mistake in a program or in how it is run, with where it sits.
 
     `line`/`column` are 1-based, or None where no source position exists
@@ -47,17 +68,8 @@ class GdlError(Exception):
         self.span = span
         self.notes = tuple(notes)
 
-    @property
-    def line(self) -> int | None:
-        return self.span.line if self.span else None
-
-    @property
-    def column(self) -> int | None:
-        return self.span.column if self.span else None
-
     def __str__(self) -> str:
-        where = f"line {self.span.line}, column {self.span.column}: " if self.span else ""
-        text = where + self.message
+        text = self.at() + self.message
         for note in self.notes:
             text += f"\n  note: {note}"
         return text
@@ -81,22 +93,53 @@ class GdlRuntimeError(GdlError):
     kind = "runtime error"
 
 
-def render(source: str | None, err: GdlError, filename: str = "<program>") -> str:
-    """The error as plain text: location, message, the source line and a caret."""
+@dataclass(frozen=True)
+class GdlWarning(Spanned):
+    """Something legal that is probably a mistake, found at compile time (gdl/lint.py).
+
+    Data like a GdlError, but never raised: a run goes on.  `code` names the
+    check (`where-nan`, `disconnected`, `non-differentiable`); `hint` says
+    how to fix it, or is empty.
+    """
+
+    code: str
+    message: str
+    span: Span | None = None
+    hint: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return f"warning[{self.code}]"
+
+    def __str__(self) -> str:
+        return f"{self.at()}{self.kind}: {self.message}" + (f"\n  hint: {self.hint}"
+                                                           if self.hint else "")
+
+
+def render(source: str | None, err: GdlError | GdlWarning, filename: str = "<program>") -> str:
+    """The error or warning as plain text: location, message, the source line and a caret."""
     head = f"{err.kind}: {err.message}"
     if err.span is None or source is None:
         lines = [head]
     else:
-        src_lines = source.splitlines()
         lines = [f"{filename}:{err.span.line}:{err.span.column}: {head}"]
-        if 1 <= err.span.line <= len(src_lines):
-            text = src_lines[err.span.line - 1].replace("\t", " ")
-            width = 1
-            if err.span.end_line == err.span.line:
-                width = max(1, err.span.end_column - err.span.column)
-            width = min(width, max(1, len(text) - err.span.column + 1))
-            gutter = f"{err.span.line:>4} | "
-            lines.append(gutter + text)
-            lines.append(" " * (len(gutter) + err.span.column - 1) + "^" * width)
+        lines += excerpt(source, err.span)
     lines.extend(f"  note: {n}" for n in err.notes)
+    if getattr(err, "hint", ""):
+        lines.append(f"  hint: {err.hint}")
     return "\n".join(lines)
+
+
+def excerpt(source: str, span: Span) -> list[str]:
+    """The source line of `span` and a caret under it (nothing if `source` lacks the line)."""
+    src_lines = source.splitlines()
+    if not 1 <= span.line <= len(src_lines):
+        return []
+    text = src_lines[span.line - 1].replace("\t", " ")
+    width = 1
+    if span.end_line == span.line:
+        width = max(1, span.end_column - span.column)
+    width = min(width, max(1, len(text) - span.column + 1))
+    gutter = f"{span.line:>4} | "
+    return [gutter + text, " " * (len(gutter) + span.column - 1) + "^" * width]

@@ -386,9 +386,20 @@ class ExpressionBuilder:
                                "carry its value out", span)
         if name in LANGUAGE_BUILTINS or name in self.functions:
             raise GdlTypeError(f"`{name}` is a function; call it as {name}(...)", span)
-        raise GdlTypeError(f"unknown name `{name}`: it is not bound at this point", span)
+        raise GdlTypeError(f"unknown name `{name}`: it is not bound at this point"
+                           + did_you_mean(name, self.block.visible()), span)
+
+    def check_keywords(self, node: ast.Call) -> None:
+        """Each keyword argument of a call at most once (the parser accepts repeats)."""
+        seen: set[str] = set()
+        for kw in node.kwargs:
+            if kw.name in seen:
+                raise GdlTypeError(f"`{node.func}` got the keyword argument `{kw.name}=` twice; "
+                                   "expected each keyword at most once", kw.span)
+            seen.add(kw.name)
 
     def call(self, node: ast.Call, args: list) -> Operand:
+        self.check_keywords(node)
         if node.func == "grad":
             return self.grad_call(node, args)
         user_fn = self.functions.get(node.func)
@@ -398,7 +409,10 @@ class ExpressionBuilder:
         if fn is None:
             if node.func in LANGUAGE_BUILTINS:
                 raise not_yet(f"`{node.func}`", node.func_span)
-            raise GdlTypeError(f"unknown function `{node.func}`", node.func_span)
+            known = set(LANGUAGE_BUILTINS) | set(self.functions)
+            raise GdlTypeError(f"unknown function `{node.func}`: it is neither a built-in nor an "
+                               "`fn` defined above" + did_you_mean(node.func, known),
+                               node.func_span)
         npos = len(node.args)
         kwargs, dtype = {}, None
         values = iter(args[npos:])
@@ -416,4 +430,31 @@ class ExpressionBuilder:
     def dtype_arg(kw: ast.Keyword) -> DType:
         if isinstance(kw.value, ast.Name) and kw.value.name in DTYPES:
             return DTYPES[kw.value.name]
-        raise GdlTypeError("`dtype=` takes one of f32, f64, i32, bool", kw.value.span)
+        found = f"`{kw.value.name}`" if isinstance(kw.value, ast.Name) else "an expression"
+        raise GdlTypeError(f"`dtype=` takes one of f32, f64, i32, bool; found {found}",
+                           kw.value.span)
+
+
+def did_you_mean(name: str, known) -> str:
+    """'; did you mean `x`?' for the nearest of `known` to a misspelt name, else ''.
+
+    Near means one typo (a letter added, dropped, changed, or two swapped),
+    two in names longer than four letters, none in names of one or two
+    letters (every other short name is a typo away): further off, a guess misleads.
+    """
+    limit = 0 if len(name) <= 2 else 1 if len(name) <= 4 else 2
+    scored = sorted((typos(name, k), k) for k in known if k != name)
+    return f"; did you mean `{scored[0][1]}`?" if scored and scored[0][0] <= limit else ""
+
+
+def typos(a: str, b: str) -> int:
+    """The optimal-string-alignment distance: edits, counting a swap of neighbours as one."""
+    prev2, prev = [], list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            row.append(min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb)))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]

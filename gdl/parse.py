@@ -275,6 +275,9 @@ _STMT_START = frozenset({"VAR", "INPUT", "OUT", "WHILE", "IF", "FN", "RETURN", "
 _COMPARE = frozenset({"LT", "LE", "GT", "GE", "EQEQ", "NE"})
 _OPERATORS = _COMPARE | {"OR", "AND", "PLUS", "MINUS", "STAR", "SLASH", "DSLASH",
                          "PERCENT", "AT", "POW", "LSQB"}
+_ASSIGN = frozenset({"EQUAL", "PLUS_EQ", "MINUS_EQ", "STAR_EQ", "SLASH_EQ"})
+_STMT_END = frozenset({"_NL", "SEMICOLON", "LBRACE", "RBRACE"})
+_DECLARE = frozenset({"VAR", "INPUT", "FN"})
 _WORDS = MappingProxyType({"NAME": "a name", "INT": "an integer", "FLOAT": "a number", "STRING": "a string"})
 
 
@@ -287,13 +290,51 @@ def _syntax_error(parser: Lark, source: str, err: UnexpectedInput) -> GdlSyntaxE
             message += ": the string is not closed on this line"
         elif char == "'":
             message += ": strings use double quotes"
+        else:
+            message += ": expected a name, a number, an operator, a bracket or `#`"
         return GdlSyntaxError(message, Span(err.line, err.column, err.line, err.column + 1))
     tokens = _tokens(parser, source)
     stop = err.token if isinstance(err, UnexpectedToken) and err.token.type != "$END" else None
+    bad = _bad_number(source, tokens, stop) if stop is not None else None
+    if bad is not None:
+        return bad
     expected = _accepts(parser, source, stop)
     if stop is not None:
         return _unexpected_token(parser, stop, expected, tokens)
     return _unexpected_end(parser, expected, tokens)
+
+
+# A number and whatever runs into it: letters, digits, `_`, `.`, a sign after `e`.
+_NUMBER_RUN = re.compile(r"(?:[\w.]|(?<=[eE])[+-])+")
+
+
+def _bad_number(source: str, tokens: list[Token], stop: Token) -> GdlSyntaxError | None:
+    """The error for a malformed number such as `1.2.3`, `1e` or `0x10`, else None.
+
+    The lexer splits those into a number and a name or number glued to it
+    (`1.2` `.3`, `1` `e`), which no rule accepts, so the parse stops at the
+    second piece; the mistake is the whole run of characters, from its start.
+    """
+    if stop.type not in ("NAME", "INT", "FLOAT"):
+        return None
+    prev = next((t for t in reversed(tokens) if t.end_pos <= stop.start_pos), None)
+    if prev is None or prev.type not in ("INT", "FLOAT") or prev.end_pos != stop.start_pos:
+        return None
+    text = _NUMBER_RUN.match(source, prev.start_pos).group()
+    if re.match(r"0[xXbBoO]", text):
+        why = "numbers are decimal, with no 0x, 0b or 0o"
+    elif "_" in text:
+        why = "`_` cannot group digits"
+    elif text.count(".") > 1:
+        why = "a number has at most one `.`"
+    elif re.search(r"\d[eE]([+-]|$|[^\d+-])", text):
+        why = "an exponent needs digits, as in `1e3`"
+    else:
+        number, rest = str(prev), text[len(str(prev)):]
+        why = f"names cannot start with a digit; to multiply, write `{number} * {rest}`"
+    message = f"bad number `{text}`: {why}; expected a number such as `12`, `1.5`, `.5` or `1e-3`"
+    return GdlSyntaxError(message, Span(prev.line, prev.column, prev.line,
+                                        prev.column + len(text)))
 
 
 def _accepts(parser: Lark, source: str, stop: Token | None) -> set[str]:
@@ -336,6 +377,21 @@ def _unexpected_token(parser: Lark, tok: Token, expected: set[str],
     found = _describe_found(parser, tok)
     opened = _open_before(tokens, tok.start_pos)
     inner = opened[-1] if opened else None
+    before = [t for t in tokens if t.start_pos < tok.start_pos]
+    # Newlines inside ( ) and [ ] are dropped, so a missing `)` or `]` shows up
+    # at a later line's token; the mistake is the bracket, so point there.
+    unclosed = (inner is not None and inner.type != "LBRACE" and tok.line > inner.line
+                and not _closed_later(tokens, inner))
+    if unclosed and (tok.type in _STMT_START or _OPENERS[inner.type] in expected):
+        return _never_closed(inner, f"{found} at line {tok.line}, column {tok.column}",
+                             _describe_expected(parser, expected))
+    # `while = 2`: a keyword where a statement's name goes (after `var` the name is missing).
+    if (tok.type in _ASSIGN and before and _is_keyword(parser, before[-1].type)
+            and before[-1].type not in _DECLARE
+            and (len(before) == 1 or before[-2].type in _STMT_END)):
+        word = before[-1]
+        return GdlSyntaxError(f"unexpected keyword `{word}`: `{word}` is a keyword and cannot "
+                              "be used as a name; expected a name", _tok_span(word))
     if tok.type in _CLOSERS and not any(t.type == _CLOSERS[tok.type] for t in opened):
         what = "block" if tok.type == "RBRACE" else f"`{_BRACKETS[_CLOSERS[tok.type]]}`"
         message = f"unexpected {found}: no {what} is open here"
@@ -348,13 +404,11 @@ def _unexpected_token(parser: Lark, tok: Token, expected: set[str],
                    f"expected {_describe_expected(parser, expected)}")
     elif tok.type == "ELSE" and "ELSE" not in expected:
         message = f"unexpected {found}: `else` must follow the `}}` that closes an `if` block"
+    elif tok.type == "EQUAL" and inner is not None and _token_before(tokens, inner) == "PRINT":
+        message = f"unexpected {found}: `print` takes the values to print, not keyword arguments"
     elif tok.type == "EQUAL" and "AND" in expected:
         message = (f"unexpected {found}: only a plain name can be assigned to (`name = value`); "
                    "to compare values use `==`")
-    elif (tok.type in _STMT_START and inner is not None and inner.type != "LBRACE"
-          and tok.line > inner.line):
-        # Newlines inside ( ) and [ ] are dropped, so the next statement runs on.
-        message = f"unexpected {found}: {_opened_at(inner)} is not closed"
     elif _is_keyword(parser, tok.type) and "NAME" in expected:
         message = (f"unexpected {found}: `{tok}` is a keyword and cannot be used as a name; "
                    f"expected {_describe_expected(parser, expected)}")
@@ -363,26 +417,47 @@ def _unexpected_token(parser: Lark, tok: Token, expected: set[str],
                    "arguments; expected a name or `)`")
     else:
         message = f"unexpected {found}: expected {_describe_expected(parser, expected)}"
-        # Newlines inside ( ) are dropped, so a missing `)` shows up lines later.
-        if inner is not None and _OPENERS[inner.type] in expected and tok.line > inner.line:
-            message += f" ({_opened_at(inner)} is not closed)"
     return GdlSyntaxError(message, _tok_span(tok))
 
 
 def _unexpected_end(parser: Lark, expected: set[str], tokens: list[Token]) -> GdlSyntaxError:
-    """The message for input that stops too soon, pointing just past its last token."""
+    """The message for input that stops too soon: at a bracket left open, else just
+    past the last token."""
+    opened = _open_before(tokens, None)
+    if opened:
+        closer = _OPENERS[opened[-1].type]
+        want = f"`{_BRACKETS[closer]}`" if closer in expected else _describe_expected(parser,
+                                                                                      expected)
+        return _never_closed(opened[-1], "the end of input", want)
     real = [t for t in tokens if t.type != "_NL"]
     span = Span(1, 1, 1, 1)
     if real:
         span = Span(real[-1].end_line, real[-1].end_column, real[-1].end_line, real[-1].end_column)
-    opened = _open_before(tokens, None)
-    if opened and _OPENERS[opened[-1].type] in expected:
-        message = f"unexpected end of input: expected {_closing(opened[-1])}"
-    else:
-        message = f"unexpected end of input: expected {_describe_expected(parser, expected)}"
-        if opened:
-            message += f" ({_opened_at(opened[-1])} is not closed)"
+    message = f"unexpected end of input: expected {_describe_expected(parser, expected)}"
     return GdlSyntaxError(message, span)
+
+
+def _never_closed(opener: Token, found: str, expected: str) -> GdlSyntaxError:
+    """The error at a bracket that nothing after it closes: where the fix goes."""
+    what = "the block opened here" if opener.type == "LBRACE" else f"this `{opener}`"
+    return GdlSyntaxError(f"{what} is never closed: expected {expected}, found {found}",
+                          _tok_span(opener))
+
+
+def _closed_later(tokens: list[Token], opener: Token) -> bool:
+    """Whether a later token closes `opener` (then the mistake is elsewhere)."""
+    stack: list[Token] = []
+    for tok in tokens[next(i for i, t in enumerate(tokens) if t is opener):]:
+        _track(stack, tok)
+        if not stack:
+            return True
+    return False
+
+
+def _token_before(tokens: list[Token], tok: Token) -> str | None:
+    """The type of the token just before `tok` (None at the start)."""
+    at = next(i for i, t in enumerate(tokens) if t is tok)
+    return tokens[at - 1].type if at else None
 
 
 def _in_call(tokens: list[Token], inner: Token | None) -> bool:

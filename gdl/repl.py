@@ -11,7 +11,10 @@ same compile -> run -> report path as `gdl run` (architecture.md,
 Surfaces).  A statement that does not compile (or, holding a `print` or
 `assert`, does not run) is shown with its caret and leaves the session as
 it was.  Statements with effects run once when entered; a top-level
-`print` is not kept, and later runs are silent except `:run`.
+`print` is not kept, and later runs are silent except `:run`.  Gradient
+lint warnings (gdl/lint.py) show as errors do but stop nothing: those of a
+statement's own `grad(...)` calls when it is entered, and those of the
+gradients `:grad` and `:backward` take.
 Imports `workspace`, `api`, `report`, `printer`, `builtins`,
 `expressions`, `dtype`, `errors`, `runtime.plan`, rich.
 """
@@ -164,7 +167,21 @@ class Repl(Workspace):
             self.say(line)
         for name in entry.values:
             self.show_value(entry.program, entry.result, name, entry.staged)
+        self.show_warnings(self.warnings(entry.program.warnings, entry.staged, typed_only=True))
         return self.accept(entry)
+
+    def gradient_warnings(self, prog: api.Program, wrt: tuple[str, ...] | list[str],
+                          st: Staged) -> list[Shown]:
+        """The lint of d(the value)/d(wrt), less what entering the statements showed and
+        `disconnected`, which the commands say themselves."""
+        own = set(prog.warnings)
+        return self.warnings(tuple(w for w in prog.lint(wrt, f"{VALUE}0")
+                                   if w not in own and w.code != "disconnected"), st)
+
+    def show_warnings(self, shown: list[Shown]) -> None:
+        """Lint warnings as `gdl run` shows them: the line, a caret and a hint."""
+        for s in shown:
+            report.print_warnings(self.console, s.source, (s.err,), s.filename)
 
     def show_value(self, prog: api.Program, result: api.Result, name: str, st: Staged) -> None:
         """A value NumPy-style, then its type and the node that made it."""
@@ -316,6 +333,7 @@ class Repl(Workspace):
             graph = prog.gradient_graph((x,), f"{VALUE}0", seed is not None)
         except GdlError as err:
             raise self.located(err, st) from None
+        self.show_warnings(self.gradient_warnings(prog, (x,), st))
         lines = [ln for ln in graph_text(graph).split("\n")
                  if "[adjoint]" in ln or "[tape]" in ln or ln.startswith("grad ")]
         self.say(f"adjoint nodes appended for d{label}/d{x}:", style="bold")
@@ -334,6 +352,7 @@ class Repl(Workspace):
         if not wrt:
             raise GdlError("there is no var to differentiate with respect to; declare one "
                            "with `var NAME = ...`")
+        self.show_warnings(self.gradient_warnings(prog, wrt, st))
         result = self.run(prog, st, grad=wrt, of=f"{VALUE}0", seed=seed)
         for v in wrt:
             g = result.grads[v]

@@ -1,15 +1,16 @@
 """How results, programs and errors look: rich tables, JSON and caret text.
 
-Owns the presentation that the API leaves out: a Result as a gradient
-report (outputs; gradients with their L2 norm, min/max and NaN/Inf counts;
-notes on vars the output does not depend on; a finite-difference check;
-device and time), as a JSON-ready dict or as an .npz file; a compiled
-Program as a short summary; a GdlError as the source line with a caret
-(coloured when the console is a terminal); the device list; and the banner
-of an internal error.  Every printing function writes to a rich `Console`
-the caller passes in, so the CLI, the REPL and tests share one code path
-and tests can capture it.  Both also share the version and the crash file
-here (the REPL may not import the CLI).
+Owns the presentation that the API leaves out: a Result as a gradient report
+(outputs; gradients with their L2 norm, min/max and NaN/Inf counts; notes on
+vars the output does not depend on; a finite-difference check; where a
+checked run's first NaN/Inf came from; device and time), as a JSON-ready
+dict or as an .npz file; a compiled Program as a short summary; a GdlError,
+or a lint GdlWarning, as the source line with a caret (coloured when the
+console is a terminal); the device list; and the banner of an internal
+error.  Every printing function writes to a rich `Console` the caller passes
+in, so the CLI, the REPL and tests share one code path and tests can capture
+it.  Both also share the version and the crash file here (the REPL may not
+import the CLI).
 Imports `api` and `check` types, `errors`, numpy and rich.
 
 Value tables are built from `VALUE_COLUMNS`, a tuple of (header, function
@@ -32,8 +33,9 @@ from rich.text import Text
 
 from .api import Program, Result
 from .check import FAIL, INCONCLUSIVE, PASS, VarCheck, element_text
-from .errors import GdlError, render
+from .errors import GdlError, GdlWarning, excerpt, render
 from .runtime.device import human_bytes
+from .runtime.nancheck import Origin
 from .tapecost import loop_tapes
 
 SUMMARY_THRESHOLD = 20   # tensors with more elements are shown as "[a b c ... x y z]"
@@ -192,13 +194,15 @@ def gradient_block(name: str, arr: np.ndarray, of: str | None, influences: bool 
 
 def print_result(console: Console, result: Result, of: str | None = None,
                  stats: bool = False, influencing: Iterable[str] | None = None,
-                 check: Mapping[str, VarCheck] | None = None) -> None:
+                 check: Mapping[str, VarCheck] | None = None,
+                 source: str | None = None) -> None:
     """The gradient report: outputs, gradients with statistics and checks, device and time.
 
     Each gradient (labelled d`of`/dx) shows its value, L2 norm, min/max and
     NaN/Inf counts, a note when `of` does not depend on it (a var missing
     from `influencing`), and its finite-difference check when `check` has
-    one; `stats` adds the runtime counters.
+    one; `stats` adds the runtime counters.  A run with check_nan adds where
+    its first NaN/Inf came from (the line shown from `source`).
     """
     console.print(values_table("outputs", result.outputs.items()))
     known = None if influencing is None else set(influencing)
@@ -212,6 +216,10 @@ def print_result(console: Console, result: Result, of: str | None = None,
     if check:
         console.print()
         console.print(encodable(console, check_summary(check)), soft_wrap=True)
+    if result.checked_nan:
+        console.print()
+        console.print(encodable(console, nonfinite_text(result.nonfinite, source)),
+                      soft_wrap=True)
     console.print()
     console.print(encodable(console, footer_text(result)), soft_wrap=True)
     if stats:
@@ -236,6 +244,37 @@ def encodable(console: Console, text: Text) -> Text:
 def footer_text(result: Result) -> Text:
     """`device: ...  time: ...`: where and how fast the run was."""
     return Text(f"device: {result.device}  time: {seconds_text(result.seconds)}", style="dim")
+
+
+def nonfinite_text(origin: Origin | None, source: str | None = None) -> Text:
+    """A checked run's first NaN/Inf: value, node, role, line; its loop iterations; the line."""
+    if origin is None:
+        return Text("NaN/Inf check: no value computed was NaN or infinite", style="green")
+    where = f" at line {origin.line}, column {origin.column}" if origin.line else ""
+    what = (f"{origin.role} `{origin.node}`" if origin.role in ("input", "var", "seed")
+            else f"`{origin.op}` ({origin.role} node {origin.node})")
+    text = Text("first NaN/Inf: ", style="bold red")
+    text.append(f"{origin.value} from {what}{where}")
+    for it in origin.iterations:
+        line = f"line {it.line}" if it.line else "a loop"
+        trips = "" if it.trips is None else f" of {it.trips}"
+        if it.role == "adjoint":
+            text.append(f"\n  in iteration {it.iteration}{trips} of the reverse pass of the "
+                        f"loop at {line}")
+            if it.trips is not None:
+                text.append(f" (the adjoint of its iteration {it.trips - 1 - it.iteration})")
+        else:
+            text.append(f"\n  in iteration {it.iteration}{trips} of the loop at {line} "
+                        "(counting from 0)")
+    if source is not None and origin.span is not None:
+        for line in excerpt(source, origin.span):
+            text.append("\n" + line, style="bold red" if set(line.strip()) == {"^"} else "")
+    return text
+
+
+def nonfinite_json(origin: Origin | None) -> dict:
+    """`nonfinite`: {"found": false}, or the first origin with "found": true."""
+    return {"found": False} if origin is None else {"found": True, **origin.as_dict()}
 
 
 def stats_table(stats: Mapping[str, int]) -> Table:
@@ -359,12 +398,15 @@ def check_json(c: VarCheck) -> dict:
 
 def result_json(result: Result, stats: bool = False, of: str | None = None,
                 influencing: Iterable[str] | None = None,
-                check: Mapping[str, VarCheck] | None = None, details: bool = False) -> dict:
+                check: Mapping[str, VarCheck] | None = None, details: bool = False,
+                warnings: Iterable[GdlWarning] | None = None) -> dict:
     """The `--json` object: "outputs" and "grads" first and always, then added keys.
 
     With `details` (what `gdl run --json` prints): "of", "grad_info"
     ({name: {dtype, shape, norm, min, max, nan, inf, influences}}), "device"
-    and "seconds"; "stats" with `stats`; "check" ({name: {...}}) with `check`.
+    and "seconds"; "stats" with `stats`; "check" ({name: {...}}) with `check`;
+    "warnings" ([{line, column, code, message, hint}]) with `warnings`;
+    "nonfinite" ({"found": ...} and the first origin) for a run with check_nan.
     """
     obj: dict[str, Any] = {
         "outputs": {n: json_value(v) for n, v in result.outputs.items()},
@@ -381,7 +423,17 @@ def result_json(result: Result, stats: bool = False, of: str | None = None,
         obj["stats"] = dict(result.stats)
     if check is not None:
         obj["check"] = {n: check_json(c) for n, c in check.items()}
+    if warnings is not None:
+        obj["warnings"] = [warning_json(w) for w in warnings]
+    if result.checked_nan:
+        obj["nonfinite"] = nonfinite_json(result.nonfinite)
     return obj
+
+
+def warning_json(w: GdlWarning) -> dict:
+    """One lint warning as JSON: where (line and column, null without a span) and what."""
+    return {"line": w.line, "column": w.column, "code": w.code, "message": w.message,
+            "hint": w.hint}
 
 
 def save_npz(path: str, result: Result) -> None:
@@ -445,22 +497,25 @@ def print_text(console: Console, text: str) -> None:
 
 # -- errors -----------------------------------------------------------------
 
-def error_text(source: str | None, err: GdlError, filename: str = "<program>") -> str:
+def error_text(source: str | None, err: GdlError | GdlWarning,
+               filename: str = "<program>") -> str:
     """The error as plain text: location, message, source line and caret."""
     return render(source, err, filename)
 
 
-def error_rich(source: str | None, err: GdlError, filename: str = "<program>") -> Text:
-    """The error text with styles: a bold headline, a red caret, dim notes."""
+def error_rich(source: str | None, err: GdlError | GdlWarning, filename: str = "<program>",
+               colour: str = "red") -> Text:
+    """The error (or warning) text with styles: a bold headline and caret in `colour`,
+    dim notes and hints."""
     text = Text()
     for i, line in enumerate(error_text(source, err, filename).split("\n")):
         if i:
             text.append("\n")
         if i == 0:
-            style = "bold red"
+            style = f"bold {colour}"
         elif line.strip() and set(line.strip()) == {"^"}:
-            style = "bold red"
-        elif line.startswith("  note:"):
+            style = f"bold {colour}"
+        elif line.startswith(("  note:", "  hint:")):
             style = "dim"
         else:
             style = ""
@@ -472,6 +527,13 @@ def print_error(console: Console, source: str | None, err: GdlError,
                 filename: str = "<program>") -> None:
     """Show a GdlError with its caret; colour only where the console is a terminal."""
     console.print(error_rich(source, err, filename), soft_wrap=True)
+
+
+def print_warnings(console: Console, source: str | None, warnings: Iterable[GdlWarning],
+                   filename: str = "<program>") -> None:
+    """Show lint warnings as errors are shown (line and caret), in yellow."""
+    for w in warnings:
+        console.print(error_rich(source, w, filename, colour="yellow"), soft_wrap=True)
 
 
 def version(missing: str = "unknown") -> str:

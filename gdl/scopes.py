@@ -42,20 +42,43 @@ class Block:
         self.imported: dict[str, Binding] = {}
         self.tombstones: dict[str, str] = {}           # block-local names of nested blocks
 
-    def lookup(self, name: str) -> Binding | None:
+    def own(self, name: str) -> Binding | None:
+        """The binding this block itself holds for `name` (bound or already imported)."""
         if name in self.names:
             return self.names[name]
-        if name in self.imported:
-            return self.imported[name]
-        if self.parent is None or self.isolated:
-            return None
-        outer = self.parent.lookup(name)
-        if outer is None:
-            return None
-        if isinstance(outer.operand, Value):
-            outer = Binding(self.capture(outer.operand), outer.span, outer.kind)
-        self.imported[name] = outer
-        return outer
+        return self.imported.get(name)
+
+    def lookup(self, name: str) -> Binding | None:
+        """The binding of `name` here; an outer value is captured into each block between.
+
+        A loop, not recursion: blocks nest as deep as a program's `if`s and `while`s.
+        """
+        path: list[Block] = []
+        block = self
+        found = block.own(name)
+        while found is None:
+            if block.parent is None or block.isolated:
+                return None
+            path.append(block)
+            block = block.parent
+            found = block.own(name)
+        for blk in reversed(path):
+            if isinstance(found.operand, Value):
+                found = Binding(blk.capture(found.operand), found.span, found.kind)
+            blk.imported[name] = found
+        return found
+
+    def visible(self) -> set[str]:
+        """Every name a lookup here could find (for did-you-mean suggestions); a loop,
+        as in `lookup`."""
+        names: set[str] = set()
+        block: Block | None = self
+        while block is not None:
+            names |= block.names.keys() | block.imported.keys()
+            if isinstance(block, FnBlock):      # its outer names: those at the definition
+                names |= block.snapshot.keys()
+            block = None if block.isolated else block.parent
+        return names
 
     def capture(self, outer: Value) -> Value:
         if outer not in self.captured:
@@ -70,10 +93,19 @@ class Block:
         self.tombstones.pop(name, None)
 
     def import_value(self, v: Value, owner: "Block") -> Value:
-        """Value `v` of the enclosing block `owner`, captured down to this block."""
-        if self is owner:
-            return v
-        return self.capture(self.parent.import_value(v, owner))
+        """Value `v` of the enclosing block `owner`, captured down to this block (a loop,
+        as in `lookup`)."""
+        path: list[Block] = []
+        block = self
+        while block is not owner:
+            if isinstance(block, FnBlock):      # adds to its call site's region: no params
+                block = block.site
+                continue
+            path.append(block)
+            block = block.parent
+        for blk in reversed(path):
+            v = blk.capture(v)
+        return v
 
     def tombstone(self, name: str) -> str | None:
         block: Block | None = self
@@ -120,7 +152,8 @@ class FnBlock(Block):
         self.top = top
         self.snapshot = snapshot
 
-    def lookup(self, name: str) -> Binding | None:
+    def own(self, name: str) -> Binding | None:
+        """Its own names, else the definition-time binding, imported through the call site."""
         if name in self.names:
             return self.names[name]
         if name in self.imported:

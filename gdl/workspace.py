@@ -24,7 +24,7 @@ Imports `api`, `build`, `parse`, `syntax`, `errors`, `dtype`,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable
 
@@ -34,7 +34,7 @@ from . import api
 from . import syntax as ast
 from .build import GraphBuilder
 from .dtype import TensorType
-from .errors import GdlError, Span
+from .errors import GdlError, GdlWarning, Span
 from .parse import parse
 from .runtime import device as devices
 
@@ -48,9 +48,9 @@ SEED = re.compile(r"(?:^|\s)seed\s*=(?!=)")
 
 
 class Shown(Exception):
-    """A GdlError together with the text its caret points into."""
+    """A GdlError (or a lint GdlWarning) together with the text its caret points into."""
 
-    def __init__(self, err: GdlError, source: str | None, filename: str):
+    def __init__(self, err: GdlError | GdlWarning, source: str | None, filename: str):
         super().__init__(err.message)
         self.err, self.source, self.filename = err, source, filename
 
@@ -171,6 +171,15 @@ def unshift(shifts: list[tuple[int, int]], column: int) -> int:
             return at                   # inside the inserted text: the expression's start
         moved += length
     return column - moved
+
+
+def relined(text: str, st: Staged) -> str:
+    """A message about a staged program, hidden names renamed and `line N` counted
+    where the user typed it."""
+    def line(m: re.Match) -> str:
+        i = int(m[1]) - st.head - 1
+        return f"line {st.origin[i] if 0 <= i < len(st.origin) else m[1]}"
+    return re.sub(r"\bline (\d+)", line, st.clean(text))
 
 
 def effects(stmts: tuple) -> bool:
@@ -377,8 +386,9 @@ class Workspace:
         except GdlError as err:
             raise self.located(err, st) from None
 
-    def located(self, err: GdlError, st: Staged) -> Shown:
-        """An error of a staged program, pointing where the user typed (hidden names renamed)."""
+    def located(self, err: GdlError | GdlWarning, st: Staged) -> Shown:
+        """An error (or a lint warning) of a staged program, pointing where the user
+        typed (hidden names renamed)."""
         span, source, filename = None, st.source, st.filename
         if err.span is not None:
             i = err.span.line - st.head - 1
@@ -392,11 +402,21 @@ class Workspace:
                 else:
                     end = (st.origin[i], column + 1)
                 span = Span(st.origin[i], column, *end)
+        if isinstance(err, GdlWarning):     # its text names lines of the staged program too
+            return Shown(replace(err, message=relined(err.message, st), span=span,
+                                 hint=relined(err.hint, st)), source, filename)
         try:
             mapped = type(err)(st.clean(err.message), span, tuple(map(st.clean, err.notes)))
         except TypeError:
             mapped = GdlError(st.clean(err.message), span)
         return Shown(mapped, source, filename)
+
+    def warnings(self, found: tuple[GdlWarning, ...], st: Staged, typed_only: bool = False
+                 ) -> list[Shown]:
+        """Lint warnings of a staged program where the user typed them; with
+        `typed_only`, only those in the request's own lines (not the session's)."""
+        return [self.located(w, st) for w in found
+                if not typed_only or (w.span is not None and w.span.line > st.head)]
 
     def values(self, line: str, parts: list[tuple[str, int]]) -> list[np.ndarray]:
         """The values of expressions typed in a command, computed in the session."""

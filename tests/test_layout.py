@@ -14,8 +14,8 @@ GDL = Path(__file__).resolve().parent.parent / "gdl"
 ORDER = """
 errors cachefiles dtype philox syntax parse ir
 ops.base ops.elementwise ops.math ops.reduce ops.linalg ops.shape ops.views ops.init ops.tapes ops.control_ad ops.control ops.effects ops
-verify printer weak builtins scopes expressions build autodiff optimize interp tapecost
-runtime.hostmem runtime.device runtime.kernel_text runtime.tuning runtime.gen_reduce runtime.gen_scan runtime.gen_linalg runtime.gen_shape runtime.gen_fused runtime.codegen runtime.plan runtime.memory runtime.values runtime.tapes runtime.execute runtime.resident runtime session
+verify printer weak builtins scopes expressions build autodiff optimize bounds lint interp tapecost
+runtime.hostmem runtime.device runtime.kernel_text runtime.tuning runtime.gen_reduce runtime.gen_scan runtime.gen_linalg runtime.gen_shape runtime.gen_check runtime.gen_fused runtime.codegen runtime.plan runtime.nancheck runtime.memory runtime.values runtime.tapes runtime.execute runtime.resident runtime session
 api check report graphview graphdot workspace repl cli
 """.split()
 

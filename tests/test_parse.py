@@ -341,11 +341,11 @@ def test_long_sum_and_deep_parentheses():
     ("var x = [1.0, 2.0]\na = sum(x)\nok = 0.0 < a < 5.0\nout ok\n", 3, 14,
      ["`<`", "do not chain"]),
     ("x = a == b < c", 1, 12, ["`<`", "do not chain"]),
-    ("while x {\n  b = 1\n", 2, 8, ["`}`", "block opened at line 1"]),
-    ("if a {\n  while b {\n    c = 1\n  }\n", 4, 4, ["`}`", "block opened at line 1"]),
-    ("y = f(x, 2\n", 1, 11, ["`)`", "line 1, column 6"]),
-    ("y = f(x\nz = 3\n", 2, 1, ["name `z`", "`)`", "not closed"]),
-    ("y = [1, 2\n", 1, 10, ["`]`", "line 1, column 5"]),
+    ("while x {\n  b = 1\n", 1, 9, ["`}`", "block opened here is never closed"]),
+    ("if a {\n  while b {\n    c = 1\n  }\n", 1, 6, ["`}`", "never closed"]),
+    ("y = f(x, 2\n", 1, 6, ["`)`", "never closed", "end of input"]),
+    ("y = f(x\nz = 3\n", 1, 6, ["name `z` at line 2, column 1", "`)`", "never closed"]),
+    ("y = [1, 2\n", 1, 5, ["`]`", "never closed"]),
     ("y = (1 + 2]", 1, 11, ["`]`", "`)`"]),
     ("y = $x", 1, 5, ["character `$`"]),
     ("var = 3", 1, 5, ["`=`", "expected a name"]),
@@ -360,7 +360,7 @@ def test_long_sum_and_deep_parentheses():
     ("f(a=1, 2)", 1, 8, ["positional arguments"]),
     ('assert x, "abc', 1, 11, ['`"`', "string"]),
     ("var x: f32[2.0] = 1", 1, 12, ["number `2.0`"]),
-    ("1x = 2", 1, 2, ["name `x`"]),
+    ("1x = 2", 1, 1, ["bad number `1x`", "cannot start with a digit"]),
     ("while x { y = 1 } z = 2", 1, 19, ["name `z`", "end of the statement"]),
     ("y = x +\n", 1, 8, ["end of line"]),
 ])
@@ -379,9 +379,9 @@ def test_stray_close_brace_message_is_plain():
 
 def test_missing_close_brace_message():
     err = syntax_error("a = 1\nwhile a < 3 {\n  a = a + 1\n\n")
-    assert err.message == ("unexpected end of input: "
-                           "expected `}` to close the block opened at line 2")
-    assert (err.line, err.column) == (3, 12)
+    assert err.message == ("the block opened here is never closed: "
+                           "expected `}`, found the end of input")
+    assert (err.line, err.column) == (2, 13)
 
 
 def test_chained_comparison_message_names_the_operator():
@@ -397,8 +397,10 @@ def test_errors_are_gdl_syntax_errors_without_lark_leaking():
 
 
 def test_statement_after_unclosed_paren_names_the_paren():
-    """Newlines inside ( ) are dropped, so the next statement is where it shows."""
+    """Newlines inside ( ) are dropped, so the next statement is where it shows;
+    the error points at the `(` and says where the parse stopped."""
     with pytest.raises(GdlSyntaxError) as info:
         parse("var x = arange(4.0)\ny = 2 * (x +\nout y\n")
-    assert (info.value.line, info.value.column) == (3, 1)
-    assert "`(` opened at line 2, column 9 is not closed" in str(info.value)
+    assert (info.value.line, info.value.column) == (2, 9)
+    assert "`(` is never closed" in str(info.value)
+    assert "keyword `out` at line 3, column 1" in str(info.value)

@@ -211,7 +211,8 @@ def normalize_axes(axis: Any, rank: int, opname: str, span: Span | None) -> tupl
                 f"axis {a} is out of range for `{opname}` of a scalar (it has no axes)", span)
         a %= rank
         if a in out:
-            raise GdlTypeError(f"axis {a} is repeated in `{opname}`", span)
+            raise GdlTypeError(f"axis {a} is repeated in `{opname}`, found axis={list(axes)}; "
+                               "expected each axis at most once", span)
         out.append(a)
     return tuple(sorted(out))
 

@@ -221,7 +221,8 @@ def _random_call(opname):
         shape = ctx.const_shape(a["shape"], span)
         seed = a["seed"]
         if ctx.shape_of(seed) != () or ctx.kind_of(seed) != "int":
-            raise GdlTypeError(f"the seed of `{opname}` must be an integer scalar", span)
+            raise GdlTypeError(f"the seed of `{opname}` must be an integer scalar, found "
+                               f"{ctx.kind_of(seed)} of shape {list(ctx.shape_of(seed))}", span)
         if dtype is not None and not dtype.is_float:
             raise GdlTypeError(f"`{opname}` makes floats; dtype={dtype} is not one", span)
         return ctx.init(opname, "float", shape, (seed,), {"shape": shape}, dtype, span)

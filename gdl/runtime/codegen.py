@@ -44,12 +44,15 @@ def kernels_for(node: Node, device=None) -> list[KernelSpec]:
 
 
 def program_source(specs: list[KernelSpec]) -> str:
-    """One program holding every kernel of a plan, with the shared prelude."""
+    """One program holding every kernel of a plan, with the shared prelude
+    (and the NaN/Inf check macros where a kernel checks)."""
     fp64 = any(s.uses_fp64 for s in specs)
     parts = [template("prelude.cl").substitute(FP64=FP64_PRAGMA if fp64 else "")]
     for t in sorted({t for s in specs for t in s.uses_random}):
         parts.append(template("philox.cl").substitute(
             T=t, FP64_PRAGMA=FP64_PRAGMA if t == "double" else ""))
+    if any(s.checks for s in specs):
+        parts.append(template("nonfinite.cl").substitute())
     seen = set()
     for s in specs:
         if s.name not in seen:

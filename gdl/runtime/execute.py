@@ -5,7 +5,12 @@ between them; the host waits only where it needs a value: one blocking
 read per loop or branch decision on a device value, and one per output.
 Host values (counters, reverse-loop indices, taped decisions) need none.
 Every launch, copy, read and byte is counted on the device's `Counters`.
-Imports `runtime.plan`, `runtime.device`, `ops`, `dtype`, `errors`, numpy.
+A checked plan (check_nan) also gets a flag buffer, numbers its launches
+(the kernels' `step` argument) and tells a `nancheck.Watch` the loop
+iterations as they run; the flags come back with the results, in the same
+wait, and `nonfinite` holds the run's first NaN/Inf origin.
+Imports `runtime.plan`, `runtime.device`, `runtime.nancheck`, `ops`, `dtype`, `errors`,
+numpy.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from ..ops.views import checked_index
 from ..weak import typed_const
 from . import memory
 from .device import Device
+from .nancheck import NONE, Origin, Watch
 from .plan import DEVICE, HOST, HostStep, IfStep, Launch, Plan, RegionPlan, WhileStep
 from .tapes import TapeRunner
 from .values import ConstTensor, DevTensor
@@ -66,6 +72,9 @@ class Executor:
         self.decisions: list[tuple] = []
         self.max_iters = 1_000_000
         self.printer: Callable[[str], None] = print
+        self.watch = Watch(plan.checked, plan.init_slots) if plan.check else None
+        self.flags = None                       # a checked plan's flag buffer: a uint per slot
+        self.nonfinite: Origin | None = None    # a checked run's first NaN/Inf, if any
 
     # -- buffers
     def upload(self, array: np.ndarray):
@@ -150,6 +159,7 @@ class Executor:
         scratch: dict[str, Any] = {}
         for spec in step.specs:
             args = []
+            at_step = None          # where a checking kernel takes the launch's number
             for a in spec.args:
                 if a.kind == "in":
                     args.append(self.buffer(env[a.value]))
@@ -170,6 +180,11 @@ class Executor:
                     args.append(np.int32(a.value))
                 elif a.kind == "reps":
                     args.append(np.uint32(reps))
+                elif a.kind == "flags":
+                    args.append(self.flags)
+                elif a.kind == "step":
+                    at_step = len(args)
+                    args.append(np.uint32(self.watch.log.step))
                 elif a.kind == "partial":
                     if partial is None:     # M * P accumulators of at most 8 bytes
                         partial = self.device.allocate(spec.global_size * 8)
@@ -183,12 +198,18 @@ class Executor:
                     args.append(np.uint32(a.value))
             kern = self.kernel(spec.name)
             key = [a.int_ptr if isinstance(a, cl.MemoryObjectHolder) else a for a in args]
+            if at_step is not None:
+                key[at_step] = None                     # new each launch: set on its own
             if self.bound.get(spec.name) != key:       # unchanged arguments stay bound
                 kern.set_args(*args)
                 self.bound[spec.name] = key             # handles, so no buffer is kept alive
+            elif at_step is not None:
+                kern.set_arg(at_step, args[at_step])
             size = -(-spec.global_size // LOCAL) * LOCAL
             cl.enqueue_nd_range_kernel(self.queue, kern, (size,), None)
             self.counters.launches += 1
+        if self.watch is not None:
+            self.watch.log.advance(max(reps, 1))    # a repeating kernel: a step per iteration
 
     def offset(self, view, env: dict) -> int:
         """A view's element offset with its run-time indices checked and added."""
@@ -204,6 +225,8 @@ class Executor:
                 arr = OPS["const"].numpy(**node.attr_dict)
                 self.consts[node.out] = ConstTensor(arr)
             env[node.out] = self.consts[node.out]
+            if self.watch is not None:
+                self.watch.literal(node, env[node.out].array)
         elif step.kind == "host":
             ins = [np.asarray(self.host(env[v])) for v in node.inputs]
             out = OPS[node.op].numpy(*ins, **node.attr_dict)
@@ -242,14 +265,21 @@ class Executor:
         carried = [self.resident(env[v], r, v.type) for v, r in zip(node.inputs[:k], step.carried)]
         inv = [env[v] for v in node.inputs[k:]]
         count = 0
+        log = self.watch.log if self.watch is not None else None
+        if log is not None:
+            log.enter(node)
         go = self.run_region(step.cond, carried + inv)[0]
         while self.decide(go):
             if count == self.max_iters:
                 raise iteration_limit_error(node, self.max_iters)
+            if log is not None:
+                log.iterate(count)
             *out, go = self.run_region(step.body, carried + inv)     # body, then next decision
             carried = [self.resident(x, r, v.type)
                        for x, r, v in zip(out, step.carried, node.outputs)]
             count += 1
+        if log is not None:
+            log.leave(count)
         self.decisions.append(("while", node.span, count))
         for o, x in zip(node.outputs, carried):
             env[o] = x
@@ -264,10 +294,15 @@ class Executor:
         host_steps = [s for s in step.body.steps if isinstance(s, HostStep)]
         scope: dict[Value, Any] = {}
         count = 0
+        log = self.watch.log if self.watch is not None else None
+        if log is not None:
+            log.enter(node)
         go = self.run_region(step.cond, carried + inv)[0]
         while self.decide(go):          # a host value: no device read
             if count == self.max_iters:
                 raise iteration_limit_error(node, self.max_iters)
+            if log is not None:
+                log.iterate(count)
             scope = dict(zip(params, carried + inv))
             for s in host_steps:
                 self.host_step(s, scope)
@@ -277,10 +312,15 @@ class Executor:
             count += 1
         self.decisions.append(("while", node.span, count))
         out = dict(zip(node.outputs, carried))
+        if log is not None:
+            log.leave(count)
+            log.repeating(node, count)
         if count:                       # device values are still the entry ones in `scope`
             self.launch(step.repeat, scope, reps=count)
             for _, _, o in step.repeat.group.carried:
                 out[o] = scope[o]
+        if log is not None:
+            log.repeated()
         for o in node.outputs:
             env[o] = out[o]
 
@@ -310,6 +350,8 @@ class Executor:
         Gradients not wanted are computed by the same reverse pass but never
         read back.
         """
+        if self.watch is not None:
+            self.start_watch(fed, seed)
         values = {}
         for name, arr in fed.items():
             leaf = self.plan.graph.leaf(name).value
@@ -334,16 +376,40 @@ class Executor:
         typed = list(zip(results, graph.body.results))
         picked = [(name, typed[i]) for i, name in enumerate(graph.outputs)]
         picked += [(name, typed[n + i]) for i, name in enumerate(graph.grads) if name in wanted]
-        self.read_all([value for _, (value, _) in picked])
+        flags = () if self.watch is None else (
+            (np.empty(max(len(self.plan.checked), 1), np.uint32), self.flags),)
+        self.read_all([value for _, (value, _) in picked], flags)
+        if self.watch is not None:
+            self.nonfinite = self.watch.finish(flags[0][0])
         arrays = [(name, self.to_numpy(*pair)) for name, pair in picked]
         # An output may bear a variable's name: outputs and gradients stay apart.
         return dict(arrays[:n]), dict(arrays[n:])
 
-    def read_all(self, values: list) -> None:
-        """Read device tensors back together: transfers queued, one wait (one blocking read)."""
+    def start_watch(self, fed: dict[str, np.ndarray], seed: np.ndarray | None) -> None:
+        """A checked run begins: no step yet, every flag cleared, fed values looked at."""
+        self.watch.start()
+        for leaf in self.plan.graph.leaves:
+            if leaf.name in fed:
+                self.watch.leaf(leaf.name, leaf.kind, leaf.span, fed[leaf.name])
+        if seed is not None:
+            self.watch.leaf("seed", "seed", None, seed)
+        nbytes = 4 * max(len(self.plan.checked), 1)
+        if self.flags is None:
+            self.flags = self.device.allocate(nbytes)
+        _cl().enqueue_fill_buffer(self.queue, self.flags, np.uint32(NONE), 0, nbytes)
+        self.counters.launches += 1
+
+    def read_all(self, values: list, extra: tuple = ()) -> None:
+        """Read device tensors back together: transfers queued, one wait (one blocking read).
+
+        `extra`: (host array, buffer) pairs read in the same wait (a checked run's flags).
+        """
         cl = _cl()
         pending = {id(v): v for v in values if isinstance(v, DevTensor) and v.host is None}
-        if not pending:
+        for host, buf in extra:
+            cl.enqueue_copy(self.queue, host, buf, is_blocking=False)
+            self.counters.bytes_from_device += host.nbytes
+        if not pending and not extra:
             return
         for v in pending.values():
             if v.landing is not None:
@@ -391,7 +457,11 @@ class Executor:
         serves every run.
         """
         if name in self.initials:
+            if self.watch is not None:      # computed (and checked) in an earlier run
+                self.watch.before(self.watch.initial.get(name))
             return self.initials[name]
+        if self.watch is not None:
+            self.watch.computed.append(name)
         leaf = self.plan.graph.leaf(name)
         (value,) = self.run_region(self.plan.inits[name], [])
         value = self.initials[name] = self.as_device(value, leaf.value.type)

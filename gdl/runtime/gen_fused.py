@@ -12,7 +12,9 @@ accumulators per lane (CHAINS of them in turn, so the additions overlap
 instead of each waiting for the last) and combine them, then work-items, in
 a fixed order.  A group with `carried` values is a counted loop's body: the
 kernel repeats it per element in registers, one launch for the whole loop.
-Imports `ir`, `ops`, `dtype`, `runtime.kernel_text`.
+A group with a `check_slot` (a checked plan) also tests every float value it
+computes for NaN/Inf (`gen_check`).
+Imports `ir`, `ops`, `dtype`, `runtime.kernel_text`, `runtime.gen_check`.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..ir import Node, Value
 from ..ops import OPS
 from ..ops.base import Elementwise, Reduce
 from ..ops.init import c_literal
+from . import gen_check
 from .kernel_text import Arg, KernelSpec, StridedView, c_type, kernel_name, template
 
 # Float ops whose C expression means the same on vectors (no ternaries, no casts).
@@ -50,6 +53,8 @@ class FusedGroup:
     # (param, result, out): repeat `nodes` `reps` times (a kernel argument),
     # each param taking its result's value, and store the last values as outs.
     carried: list[tuple[Value, Value, Value]] = field(default_factory=list)
+    # A checked plan's first flag slot for the group's checked values (-1: no checks).
+    check_slot: int = -1
 
     @property
     def size(self) -> int:
@@ -108,6 +113,12 @@ class _Writer:
         self.fp64 = False
         self.random: set[str] = set()
         self.mapped = False
+        slots = {}          # a checked group's values, by index from its first slot
+        if group.check_slot >= 0:
+            nodes = group.nodes + group.reductions + group.epilogue
+            slots = {n.out: k for k, n in enumerate(gen_check.checked_nodes(nodes))}
+        unsigned = f"{'ulong' if vdt == F64 else 'uint'}{self.lanes}" if vdt else None
+        self.check = gen_check.Checks(slots, group.check_slot, unsigned)
 
     def vtype(self, dt: DType) -> str:
         return f"{c_type(dt)}{self.lanes}"
@@ -163,8 +174,17 @@ class _Writer:
             self.late.append((f"const int s{prefix}{j}_{d}", Arg("i32", view.strides[e])))
         return f"        const {ct} {name} = {prefix}{j}[{off}{' + '.join(terms) or '0'}];"
 
+    def check_params(self) -> list[str]:
+        """The NaN/Inf checks' parameters (where the kernel tests anything), and their
+        register declarations."""
+        names, args = self.check.params()
+        self.params += names
+        self.args += args
+        return self.check.declarations()
+
     # -- node bodies
-    def body(self, nodes, vector: bool, reg: dict[Value, str], idx: str = "gid") -> list[str]:
+    def body(self, nodes, vector: bool, reg: dict[Value, str], idx: str = "gid",
+             looping: bool = True) -> list[str]:
         lines = []
         for node in nodes:
             (o,) = node.outputs
@@ -186,6 +206,7 @@ class _Writer:
                 if vector and not node.inputs:
                     expr = f"({t})({expr})"          # a fill: splat the literal
                 lines.append(f"        const {t} {name} = {expr};")
+                lines += self.check.test(o, name, t, vector, looping)
             reg[o] = name
         return lines
 
@@ -238,9 +259,9 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
         w.args.append(Arg("reps", None))
 
     # The scalar body (every element the vector loop does not take).
-    scalar = scalar_loads + repeated_body(w, False, reg)
-    scalar += [f"        out{j}[gid] = ({c_type(v.type.dtype)}){reg[v]};"
-               for j, v in enumerate(group.outputs)]
+    scalar_body = scalar_loads + repeated_body(w, False, reg)
+    scalar = scalar_body + [f"        out{j}[gid] = ({c_type(v.type.dtype)}){reg[v]};"
+                            for j, v in enumerate(group.outputs)]
     decls, combine = [], []
     for r, node in enumerate(group.reductions):
         at = _acc_type(node)
@@ -252,12 +273,14 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
 
     # The vector loop.
     vector_loop = ""
+    vector_body: list[str] = []
     if vdt is not None:
         vreg: dict[Value, str] = {}
         vlines = w.input_loads(group.inputs, vector=True)
         for v, _, _ in group.inputs:
             vreg[v] = f"w{v.id}"
         vlines += repeated_body(w, True, vreg)
+        vector_body = list(vlines)
         vlines += [f"        vstore{w.lanes}({vreg[v]}, 0, out{j} + gid);"
                    for j, v in enumerate(group.outputs)]
         vt = w.vtype(vdt)
@@ -292,13 +315,15 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
         end = [f"    part{r}[p] = a{r};" for r in range(len(group.reductions))]
     w.params.extend(p for p, _ in w.late)
     w.args.extend(a for _, a in w.late)
+    decls += w.check_params()
+    end += w.check.end(vector_body, scalar_body, index, w.lanes)
     text = template("fused.cl").substitute(
         NAME="$NAME", PARAMS=",\n        ".join(w.params), DECLS="\n".join(decls),
         VECTOR_LOOP=vector_loop, SCALAR_BODY="\n".join(scalar), INDEX=index,
         COMBINE="\n".join(combine), END="\n".join(end))
     name = kernel_name("gdl_fused", text)
     specs = [KernelSpec(name, text.replace("$NAME", name), tuple(w.args), items, w.fp64,
-                        tuple(sorted(w.random)))]
+                        tuple(sorted(w.random)), bool(w.check.tested))]
     if not single and group.reductions:
         specs.append(finish(group, items))
     return specs
@@ -318,7 +343,9 @@ def repeated_body(w: _Writer, vector: bool, reg: dict[Value, str]) -> list[str]:
     inner = [f"        const {ctype(p)} {pre}{p.id} = c{pre}{p.id};" for p, _, _ in carried]
     for p, _, _ in carried:
         reg[p] = f"{pre}{p.id}"
+    w.check.it = "it"           # a value's NaN/Inf test records the iteration's step
     inner += w.body(w.g.nodes, vector, reg)
+    w.check.it = "0u"
     inner += [f"        const {ctype(p)} n{pre}{p.id} = {reg[r]};" for p, r, _ in carried]
     inner += [f"        c{pre}{p.id} = n{pre}{p.id};" for p, _, _ in carried]
     for p, _, o in carried:
@@ -356,9 +383,11 @@ def epilogue_lines(w: _Writer, group: FusedGroup, loads: list[str], accs: list[s
         acc = f"as_int({accs[r]})" if dt == I32 else accs[r]
         post = OPS[node.op].lower.post.format(acc, n=group.size)
         lines.append(f"    const {c_type(dt)} v{node.out.id} = {post};")
+        lines += [t.replace("        ", "    ", 1)
+                  for t in w.check.test(node.out, f"v{node.out.id}", c_type(dt), False, False)]
         reg[node.out] = f"v{node.out.id}"
-    lines += [line.replace("        ", "    ", 1) for line in w.body(group.epilogue, False, reg,
-                                                                   idx="0")]
+    lines += [line.replace("        ", "    ", 1)
+              for line in w.body(group.epilogue, False, reg, idx="0", looping=False)]
     lines += [f"    fin{j}[0] = ({c_type(v.type.dtype)}){reg[v]};"
               for j, v in enumerate(group.finals)]
     return lines
@@ -385,8 +414,9 @@ def finish(group: FusedGroup, items: int) -> KernelSpec:
                                           [f"a{r}" for r in range(len(group.reductions))])
     w.params.extend(p for p, _ in w.late)
     w.args.extend(a for _, a in w.late)
+    body = w.check_params() + body + w.check.end([], [], "", 1)
     text = (f"__kernel void $NAME({', '.join(w.params)})\n{{\n"
             + "    if (get_global_id(0) != 0)\n        return;\n" + "\n".join(body) + "\n}\n")
     name = kernel_name("gdl_fused_finish", text)
     return KernelSpec(name, text.replace("$NAME", name), tuple(w.args), 1, w.fp64,
-                      tuple(sorted(w.random)))
+                      tuple(sorted(w.random)), bool(w.check.tested))

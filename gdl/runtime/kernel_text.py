@@ -106,8 +106,10 @@ class Arg:
     `value` as a C scalar of `dtype`), "out" (a fresh buffer that becomes
     `value`), "partial" (a scratch buffer shared by the kernels of one
     launch), "u32"/"i32" (the int `value`), "offset" (the element offset
-    of the StridedView `value`, run-time indices included, as an i32), or
-    "reps" (the trip count of a loop run inside one kernel, as a u32).
+    of the StridedView `value`, run-time indices included, as an i32),
+    "reps" (the trip count of a loop run inside one kernel, as a u32), or,
+    in a checked plan (check_nan), "flags" (the run's NaN/Inf flag buffer)
+    and "step" (the number of the launch, as a u32).
     """
 
     kind: str
@@ -117,7 +119,11 @@ class Arg:
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """A generated kernel: its name, full source text, arguments, work size."""
+    """A generated kernel: its name, full source text, arguments, work size.
+
+    `checks`: it tests values for NaN/Inf (a checked plan), so its program
+    needs the check macros.
+    """
 
     name: str
     source: str
@@ -125,3 +131,4 @@ class KernelSpec:
     global_size: int
     uses_fp64: bool
     uses_random: tuple[str, ...] = ()
+    checks: bool = False

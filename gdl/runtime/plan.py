@@ -7,8 +7,11 @@ index never costs a device read.  Fusion: consecutive elementwise nodes of
 one shape become one kernel with several outputs (values used later), and
 scalar constants are inlined.  Steps: the ordered launches and host steps
 of every region, `while`/`if` as host control over sub-plans.  All kernels
-of a plan go into one OpenCL program, built once.
-Imports `ir`, `ops`, `dtype`, `runtime.codegen`.
+of a plan go into one OpenCL program, built once.  A checked plan
+(check_nan) numbers the nodes its kernels test for NaN/Inf (`Plan.checked`,
+by flag slot) and adds those tests (`gen_check`); an unchecked plan's
+kernels are exactly those of a plan without the option.
+Imports `ir`, `ops`, `dtype`, `runtime.codegen`, `runtime.gen_check`.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from ..dtype import BOOL, I32, StackType, Type
 from ..ir import Builder, Graph, IdSource, Node, Region, Value, inline
 from ..ops import OPS
 from ..ops.base import Alias, Elementwise, Kernel, Reduce, View, ViewMap
-from . import codegen, gen_fused, gen_shape
+from . import codegen, gen_check, gen_fused, gen_shape
 from .gen_fused import FusedGroup
 from .kernel_text import DynOffset, StridedView, plain_view, strides
 
@@ -118,6 +121,9 @@ class Plan:
     body: RegionPlan
     inits: dict[str, RegionPlan]
     specs: list[codegen.KernelSpec] = field(default_factory=list)
+    check: bool = False                 # its kernels test values for NaN/Inf
+    checked: list[Node] = field(default_factory=list)     # the nodes tested, by flag slot
+    init_slots: dict[str, range] = field(default_factory=dict)   # the slots of each leaf's init
 
     @property
     def source(self) -> str:
@@ -131,14 +137,25 @@ class Planner:
 
     `consts` maps each value known to be a literal (a const node's output,
     or a region param fed by one) to its const node, for inlining.
+    `checked` (a checked plan) collects the nodes its kernels test, by slot.
     """
 
-    def __init__(self, ids: IdSource, consts: dict[Value, Node] | None = None, device=None):
+    def __init__(self, ids: IdSource, consts: dict[Value, Node] | None = None, device=None,
+                 checked: list[Node] | None = None):
         self.ids = ids                # fresh values for regions the planner rewrites
         self.device = device          # tiles of tuned kernels are chosen for it (None: defaults)
         self.serial = 0
         self.specs: list[codegen.KernelSpec] = []
         self.consts: dict[Value, Node] = consts if consts is not None else {}
+        self.checked = checked
+
+    def claim(self, nodes) -> int:
+        """The first of consecutive flag slots for the nodes a kernel tests (-1: none)."""
+        tested = gen_check.checked_nodes(nodes) if self.checked is not None else []
+        if not tested:
+            return -1
+        self.checked.extend(tested)
+        return len(self.checked) - len(tested)
 
     def bind_params(self, region: Region, operands, first: int = 0) -> None:
         """Region params (from index `first`) fed by literals are literals too."""
@@ -254,6 +271,9 @@ class Planner:
             steps.append(HostStep(node, "tape", specs))
         elif kind == "kernel":
             specs = codegen.kernels_for(node, self.device)
+            slot = self.claim([node])
+            if slot >= 0:           # a node computed alone: one pass over its output
+                specs.append(gen_check.scan(node.out, slot))
             self.specs.extend(specs)
             steps.append(Launch(specs, [node]))
             res[node.out] = DEVICE
@@ -349,7 +369,8 @@ class Planner:
         group = FusedGroup(g.shape, literals + g.nodes, inputs,
                            [v for v in (n.out for n in g.nodes) if wanted(v)],
                            g.reductions, epi_literals + g.epilogue, epi_inputs,
-                           [n.out for n in g.reductions + g.epilogue if wanted(n.out)])
+                           [n.out for n in g.reductions + g.epilogue if wanted(n.out)],
+                           check_slot=self.claim(g.nodes + g.reductions + g.epilogue))
         specs = gen_fused.fused(group)
         self.specs.extend(specs)
         return Launch(specs, g.nodes + g.reductions + g.epilogue, group)
@@ -458,7 +479,8 @@ def rotated(body: Region, cond: Region, k: int, ids: IdSource) -> Region:
     b = Builder(ids)
     b.nodes.extend(body.nodes)
     invariants = body.params[k:]
-    (pred,) = inline(b, cond, tuple(body.results) + tuple(invariants))
+    # Roles kept: a NaN found in a reverse loop's condition is in an adjoint node.
+    (pred,) = inline(b, cond, tuple(body.results) + tuple(invariants), keep_roles=True)
     return Region(body.params, tuple(b.nodes), tuple(body.results) + (pred,))
 
 
@@ -523,19 +545,23 @@ class OpenGroup:
     made: set = field(default_factory=set)           # every value the group makes
 
 
-def plan(graph: Graph, device=None) -> Plan:
+def plan(graph: Graph, device=None, check_nan: bool = False) -> Plan:
     """The static plan of a graph: leaf initialisers, body, one list of kernels.
 
     With a `device`, tuned kernels (matmul) use its tiles; without, the
-    portable defaults (for showing a plan, which needs no device).
+    portable defaults (for showing a plan, which needs no device).  With
+    `check_nan`, kernels also test every float value they compute.
     """
-    planner = Planner(IdSource(graph.next_id), device=device)
-    inits = {}
+    checked: list[Node] | None = [] if check_nan else None
+    planner = Planner(IdSource(graph.next_id), device=device, checked=checked)
+    inits, init_slots = {}, {}
     for leaf in graph.leaves:
         if leaf.init is not None:
+            first = len(checked or ())
             inits[leaf.name] = planner.region(leaf.init, [])
+            init_slots[leaf.name] = range(first, len(checked or ()))
     # Integer and bool scalars fed by the caller are known on the host: loops
     # and branches deciding on them (`while i < k`) never read the device.
     params = [HOST if host_type(p.type) else DEVICE for p in graph.body.params]
     body = planner.region(graph.body, params)
-    return Plan(graph, body, inits, planner.specs)
+    return Plan(graph, body, inits, planner.specs, check_nan, checked or [], init_slots)
