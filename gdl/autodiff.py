@@ -30,6 +30,12 @@ class Pass:
 
     def __init__(self, ids: IdSource):
         self.ids = ids
+        # Keyed by id(region), holding the region so the id stays its own.
+        # Nested ifs and whiles ask for the same inner region's replay and
+        # decision types at every enclosing level; without the memo a
+        # 200-deep nest costs cubic time.
+        self._replays: dict[int, tuple[Region, Region]] = {}
+        self._decision_types: dict[int, tuple[Region, tuple[Type, ...]]] = {}
 
     # ------------------------------------------------------------ activity
 
@@ -117,11 +123,15 @@ class Pass:
 
     def decision_types(self, region: Region) -> tuple[Type, ...]:
         """The types of the decisions `record(region)` yields, in order."""
+        memo = self._decision_types.get(id(region))
+        if memo is not None and memo[0] is region:
+            return memo[1]
         types: list[Type] = []
         for node in region.nodes:
             rules = OPS[node.op].ad_rules
             if rules is not None:
                 types.extend(rules.decision_types(self, node))
+        self._decision_types[id(region)] = (region, tuple(types))
         return tuple(types)
 
     def record(self, region: Region) -> Region:
@@ -147,8 +157,13 @@ class Pass:
 
         `if`s branch on the recorded predicate and `while`s run their recorded
         trip count, so a replay reads nothing back from the device; effects
-        (print, assert) are dropped, they ran in the forward pass.
+        (print, assert) are dropped, they ran in the forward pass.  Like the
+        region itself, the replay must be copied (`copy`, `inline`) before it
+        is placed in a graph, so one replay serves every caller.
         """
+        memo = self._replays.get(id(region))
+        if memo is not None and memo[0] is region:
+            return memo[1]
         b = Builder(self.ids, "adjoint")
         e = emitter(b)
         dparams = tuple(b.fresh(t, "decision") for t in self.decision_types(region))
@@ -162,7 +177,9 @@ class Pass:
             else:
                 op.ad_rules.replay(self, e.at(node.span), node, it)
         assert next(it, None) is None
-        return b.region(tuple(region.params) + dparams, region.results)
+        replayed = b.region(tuple(region.params) + dparams, region.results)
+        self._replays[id(region)] = (region, replayed)
+        return replayed
 
     def default(self, e: Emitter, t: Type) -> Value:
         """A placeholder decision for the branch not taken."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from . import syntax as ast
 from .builtins import LANGUAGE_BUILTINS
-from .dtype import BOOL, DEFAULT_FOR_KIND, DTYPES, TensorType, common_dtype, meet_weak
+from .dtype import (BOOL, DEFAULT_FOR_KIND, DTYPES, TensorType, common_dtype, meet_weak,
+                    rank_problem)
 from .errors import GdlTypeError, Span
 from .expressions import AUG_OPS, BINARY_OPS, KEYWORDS, ExpressionBuilder, Operand, type_of
 from .ir import Builder, Graph, IdSource, Leaf, Region, Value, inline
@@ -273,6 +274,9 @@ class GraphBuilder(ExpressionBuilder):
             if d < 1:
                 raise GdlTypeError(f"type {t.dtype}{list(t.shape)} has a dimension below 1; "
                                    "every dimension is at least 1", t.span)
+        problem = rank_problem(tuple(t.shape))
+        if problem:
+            raise GdlTypeError(f"type {t.dtype}[...] has {problem}", t.span)
         return TensorType(DTYPES[t.dtype], tuple(t.shape))
 
     def initialiser(self, name, kind, want, value_expr) -> tuple[Region, TensorType]:

@@ -64,6 +64,17 @@ def from_numpy(dt: np.dtype) -> DType | None:
 
 Shape = tuple[int, ...]
 
+# NumPy's ndarray stops at 64 dimensions; kernels index every axis, so GDL
+# stops well before that, where a program is surely a mistake.
+MAX_RANK = 32
+
+
+def rank_problem(shape: Shape) -> str | None:
+    """Why `shape` is not allowed as a tensor's shape, or None if it is."""
+    if len(shape) > MAX_RANK:
+        return f"{len(shape)} dimensions, expected at most {MAX_RANK}"
+    return None
+
 
 @dataclass(frozen=True)
 class TensorType:

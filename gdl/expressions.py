@@ -18,7 +18,8 @@ import numpy as np
 
 from . import syntax as ast
 from .builtins import BUILTINS, LANGUAGE_BUILTINS, bind
-from .dtype import DEFAULT_FOR_KIND, DTYPES, F32, I32, DType, TensorType, common_dtype
+from .dtype import (DEFAULT_FOR_KIND, DTYPES, F32, I32, DType, TensorType, common_dtype,
+                    rank_problem)
 from .errors import GdlTypeError, Span
 from .ir import Value
 from .ops import OPS, emitter
@@ -184,6 +185,9 @@ class ExpressionBuilder:
                 if d < 1 and not (allow_minus_one and d == -1):
                     raise GdlTypeError(f"shape {list(dims)} has a dimension below 1; every "
                                        "dimension is at least 1", span)
+            problem = rank_problem(dims)
+            if problem:
+                raise GdlTypeError(f"the shape has {problem}", span)
             return dims
         raise GdlTypeError(f"a shape must be an integer or a list of integers, found "
                            f"{type_of(operand)}", span)
@@ -291,6 +295,9 @@ class ExpressionBuilder:
                 raise GdlTypeError(
                     f"ragged list: item {k + 1} has shape {list(item.shape)} but item 1 has "
                     f"{list(shape)}; list literals must be rectangular", node.items[k].span)
+        problem = rank_problem((len(items),) + shape)
+        if problem:
+            raise GdlTypeError(f"list literal nested too deep: {problem}", node.span)
         kind = items[0].kind
         for item in items[1:]:
             kind = common_dtype([(None, kind), (None, item.kind)])[1]

@@ -109,7 +109,7 @@ class IfRules:
         then_r = _widen(ad.replay(then), e.b, de, nops + len(dt))
         else_r = _widen(ad.replay(other), e.b, dt, nops)
         e.b.add_defining("if", (p,) + node.inputs[1:] + tuple(d_then + d_else), node.attrs,
-                         node.outputs, (ad.copy(then_r), ad.copy(else_r)), node.span)
+                         node.outputs, (then_r, else_r), node.span)
 
     def forward(self, ad, e, node, active):
         return self._recorded(ad, e, node)
