@@ -138,16 +138,24 @@ class Planner:
     `consts` maps each value known to be a literal (a const node's output,
     or a region param fed by one) to its const node, for inlining.
     `checked` (a checked plan) collects the nodes its kernels test, by slot.
+
+    A `sketch` planner only finds where values live (a loop's carried
+    residency is a fixed point over its body): it does not plan loops'
+    bodies, and `carried` memoises each loop's fixed point for all planners
+    of one plan, so nested loops cost linear, not exponential, planning.
     """
 
     def __init__(self, ids: IdSource, consts: dict[Value, Node] | None = None, device=None,
-                 checked: list[Node] | None = None):
+                 checked: list[Node] | None = None, sketch: bool = False,
+                 carried: dict[tuple, tuple[Node, list[str]]] | None = None):
         self.ids = ids                # fresh values for regions the planner rewrites
         self.device = device          # tiles of tuned kernels are chosen for it (None: defaults)
         self.serial = 0
         self.specs: list[codegen.KernelSpec] = []
         self.consts: dict[Value, Node] = consts if consts is not None else {}
         self.checked = checked
+        self.sketch = sketch
+        self.carried = carried if carried is not None else {}
 
     def claim(self, nodes) -> int:
         """The first of consecutive flag slots for the nodes a kernel tests (-1: none)."""
@@ -384,19 +392,34 @@ class Planner:
                    for v in init]
         self.bind_params(cond, node.inputs, k)    # carried params change; invariants don't
         self.bind_params(body, node.inputs, k)
+        carried = self.carried_residency(node, carried, inv_res)
+        for o, c in zip(node.outputs, carried):
+            res[o] = c
+        if self.sketch:
+            return WhileStep(node, None, None, carried)
+        body_plan = self.region(rotated(body, cond, k, self.ids), carried + inv_res)
+        cond_plan = self.region(cond, carried + inv_res)
+        return WhileStep(node, cond_plan, body_plan, carried,
+                         self.repeated(node, cond_plan, body_plan, carried))
+
+    def carried_residency(self, node: Node, carried: list[str], inv_res: list[str]) -> list[str]:
+        """Where a loop's carried values live: host only if they stay host every iteration."""
+        key = (id(node), tuple(carried), tuple(inv_res))
+        known = self.carried.get(key)
+        if known is not None and known[0] is node:
+            return list(known[1])
+        body = node.regions[1]
+        start = carried
         while True:
-            body_plan = Planner(self.ids, dict(self.consts)).region(body, carried + inv_res)
+            sketch = Planner(self.ids, dict(self.consts), sketch=True, carried=self.carried)
+            body_plan = sketch.region(body, carried + inv_res)
             new = [HOST if c == HOST and body_plan.of(r) in (HOST, CONST) else DEVICE
                    for c, r in zip(carried, body.results)]
             if new == carried:
                 break
             carried = new
-        body_plan = self.region(rotated(body, cond, k, self.ids), carried + inv_res)
-        cond_plan = self.region(cond, carried + inv_res)
-        for o, c in zip(node.outputs, carried):
-            res[o] = c
-        return WhileStep(node, cond_plan, body_plan, carried,
-                         self.repeated(node, cond_plan, body_plan, carried))
+        self.carried[(id(node), tuple(start), tuple(inv_res))] = (node, list(carried))
+        return carried
 
     def repeated(self, node: Node, cond: RegionPlan, body: RegionPlan,
                  carried: list[str]) -> Launch | None:
