@@ -200,11 +200,14 @@ class Executor:
             key = [a.int_ptr if isinstance(a, cl.MemoryObjectHolder) else a for a in args]
             if at_step is not None:
                 key[at_step] = None                     # new each launch: set on its own
-            if self.bound.get(spec.name) != key:       # unchanged arguments stay bound
+            bound = self.bound.get(spec.name)
+            if bound is None:
                 kern.set_args(*args)
-                self.bound[spec.name] = key             # handles, so no buffer is kept alive
-            elif at_step is not None:
-                kern.set_arg(at_step, args[at_step])
+            else:       # unchanged arguments stay bound; a loop changes one or two a launch
+                for i, (was, now) in enumerate(zip(bound, key)):
+                    if now is None or was != now:
+                        kern.set_arg(i, args[i])
+            self.bound[spec.name] = key                 # handles, so no buffer is kept alive
             size = -(-spec.global_size // LOCAL) * LOCAL
             cl.enqueue_nd_range_kernel(self.queue, kern, (size,), None)
             self.counters.launches += 1
