@@ -341,6 +341,7 @@ def compile_stages(source: str) -> Iterator[tuple[str, Graph]]:
 
 def compile(source: str, filename: str = "<program>") -> Program:  # noqa: A001
     """Parse and build a program (errors are GdlErrors with a line and column)."""
+    source = source.removeprefix("\ufeff")     # a byte-order mark some editors write
     stages = list(compile_stages(source))
     return Program(source, stages[-1][1], filename, built=stages[0][1])
 

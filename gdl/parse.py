@@ -285,8 +285,16 @@ def _syntax_error(parser: Lark, source: str, err: UnexpectedInput) -> GdlSyntaxE
     """Translate a lark error into a `GdlSyntaxError` that says what was found and expected."""
     if isinstance(err, UnexpectedCharacters):
         char = source[err.pos_in_stream]
-        message = f"unexpected character `{char}`"
-        if char == '"':
+        if char.isascii() and char.isprintable():
+            shown = f"`{char}`"
+        elif char.isprintable():
+            shown = f"`{char}` (U+{ord(char):04X})"
+        else:                           # a control or invisible character: its code only
+            shown = f"U+{ord(char):04X}"
+        message = f"unexpected character {shown}"
+        if char.isalpha() and not char.isascii():
+            message += ": names are ASCII letters, digits and `_`"
+        elif char == '"':
             message += ": the string is not closed on this line"
         elif char == "'":
             message += ": strings use double quotes"

@@ -89,6 +89,12 @@ CASES = [
     Bad("stray character",
         "var x = 1.0 $ 2\nout x\n", where=(1, 13),
         patterns=(r"unexpected character `\$`", "expected a name, a number")),
+    Bad("non-ASCII letter in a name",
+        "var caf\u00e9 = 1.0\nout caf\u00e9\n", where=(1, 8),
+        patterns=(r"unexpected character `\u00e9` \(U\+00E9\)", "names are ASCII letters")),
+    Bad("invisible control character",
+        "var x = 1.0\ny = x \u200b+ 1.0\nout y\n", where=(2, 7),
+        patterns=(r"unexpected character U\+200B", "expected a name, a number")),
     Bad("number with two dots",
         "var x = 1.2.3\nout x\n", where=(1, 9),
         patterns=(r"bad number `1\.2\.3`", r"at most one `\.`", "expected a number such as")),
@@ -457,3 +463,10 @@ def test_division_by_zero_shows_in_the_report_counts(tmp_path):
     res = json.loads(proc.stdout)
     assert res["outputs"]["z"] == [float("inf")] * 3
     assert (res["grad_info"]["x"]["nan"], res["grad_info"]["x"]["inf"]) == (0, 3)
+
+
+def test_a_byte_order_mark_is_not_a_character(tmp_path):
+    """Editors on Windows start UTF-8 files with U+FEFF: an odd but valid program."""
+    (tmp_path / FILE).write_bytes(b"\xef\xbb\xbfvar x = 2.0\ny = x * x\nout y\n")
+    result = gdl.load(tmp_path / FILE).run(grad=["x"])
+    assert float(result.grads["x"]) == 4.0
