@@ -54,6 +54,10 @@ class Context:
 def load_program(ctx: Context, path: str) -> api.Program:
     """Read and compile FILE, remembering its text so errors can show the line."""
     ctx.filename = path
+    if path == "-":                 # the program on standard input, as most tools allow
+        ctx.filename = "<stdin>"
+        ctx.source = sys.stdin.read()
+        return api.compile(ctx.source, ctx.filename)
     try:
         text = api.read_source(path)
     except GdlError as err:
@@ -309,6 +313,8 @@ def cmd_devices(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_repl(args: argparse.Namespace, ctx: Context) -> int:
     """Start the interactive REPL, with FILE's statements entered first if given."""
     from . import repl      # only `gdl repl` pays for readline and the REPL's imports
+    if args.file:           # a file that cannot be read ends here; one that fails to compile
+        api.read_source(args.file)      # is shown in the REPL, to be fixed there
     return repl.main(ctx.out, file=args.file, device=args.device)
 
 
@@ -442,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the output to differentiate (needed when there are several)")
 
     run = command("run", cmd_run, "run a program and print its outputs and gradients")
-    run.add_argument("file", metavar="FILE")
+    run.add_argument("file", metavar="FILE", help="the program (- reads it from standard input)")
     grad_options(run)
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                      help="feed an input or override a var; VALUE is a GDL constant "
@@ -476,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = command("check", cmd_check, "compile a program and summarise it, or show the "
                                         "error; warn where gradients will be NaN or zero")
-    check.add_argument("file", metavar="FILE")
+    check.add_argument("file", metavar="FILE", help="the program (- reads it from standard input)")
     grad_options(check)
     check.formatter_class = argparse.RawDescriptionHelpFormatter
     check.epilog = CHECK_EPILOG
@@ -492,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "  gdl graph prog.gdl --stage expand_grads --text\n"
                     "  gdl graph prog.gdl --grad x --stage plan\n"
                     "  gdl graph prog.gdl --grad x --dot g.dot && dot -Tsvg g.dot -o g.svg")
-    graph.add_argument("file", metavar="FILE")
+    graph.add_argument("file", metavar="FILE", help="the program (- reads it from standard input)")
     grad_options(graph)
     graph.add_argument("--seed-shaped", action="store_true",
                        help="differentiate with a seed cotangent as a graph parameter")

@@ -89,6 +89,26 @@ def test_run_json_in_a_subprocess(tmp_path):
 
 
 @pytest.mark.opencl
+def test_run_reads_the_program_from_standard_input(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    proc = subprocess.run([sys.executable, "-m", "gdl.cli", "run", "-", "--grad", "x", "--json"],
+                          input=DOT, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["grads"] == {"x": [0, 4, 8, 12]}
+    bad = subprocess.run([sys.executable, "-m", "gdl.cli", "run", "-"], input="y = (1.0\n",
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.startswith("<stdin>:1:5: syntax error")
+    assert "Traceback" not in bad.stderr
+
+
+def test_repl_with_a_missing_file_exits_1(tmp_path):
+    proc = gdl_subprocess("repl", "missing.gdl", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "no such file: missing.gdl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.opencl
 def test_run_tables(program, gdl_main):
     status, out, err = gdl_main("run", program(DOT), "--grad", "x")
     assert status == 0, err
