@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:            # run as a script: make `bench` importa
 from bench import timing, workloads as wls  # noqa: E402
 from bench.workloads import GDL_RUN, GDL_SESSION, JAX, NUMPY, TORCH  # noqa: E402
 
-SECTIONS = ("W1", "W2", "W3", "W4", "W5", "curve")
+SECTIONS = ("W1", "W2", "W3", "W4", "W5", "curve", "nancheck")
 PEER_FLAGS = {"gdl-run": GDL_RUN, "gdl-session": GDL_SESSION, "numpy": NUMPY,
               "torch": TORCH, "jax": JAX}
 CURVE_RANGE = (22, 26)      # issue 5: time per element within 1.3x over 2^22..2^26
@@ -368,7 +368,9 @@ def counters(rep: Report, runners: dict[str, wls.Runner], times: dict) -> dict[s
 
 def ratio_target(rep: Report, what: str, rec: dict | None, gdl: str, peer: str,
                  limit: float) -> None:
-    med = (rec or {}).get("medians", {})
+    if rec is None:                 # the workload was not in this run's sections
+        return
+    med = rec.get("medians", {})
     if gdl in med and peer in med:
         r = med[gdl] / med[peer]
         rep.target(what, f"{r:.2f}x", r <= limit)
@@ -434,6 +436,35 @@ def bench_w5(rep: Report, st: Settings) -> dict[str, Any]:
             f"takes {fmt_time(floor['median'])}")
     rep.target("W5 <= 0.5 s with warm caches", fmt_time(cli["median"]), cli["median"] <= 0.5)
     return {"cli": cli, "python": floor}
+
+
+def bench_nancheck(rep: Report, st: Settings) -> dict[str, Any]:
+    """Issue 6: `run(check_nan=True)` costs at most 2x a normal run, per workload."""
+    rep.out("")
+    rep.out("--check-nan: run() with check_nan=True against a normal run() (issue 6: <= 2x)")
+    import gdl
+    rows, record = [], {}
+    for wid in ("W1", "W2", "W3", "W4"):
+        progress(f"nancheck: {wid}")
+        wl = wls.load(wid)
+        prog = gdl.compile(wl.source, wl.filename)
+        grads = list(wl.grads)
+        calls = {mode: (lambda c=(mode == "checked"): prog.run(inputs=wl.data, grad=grads,
+                                                                check_nan=c))
+                 for mode in ("normal", "checked")}
+        times = timing.measure(calls, warmup=st.warmup, min_reps=st.min_reps,
+                               max_reps=st.max_reps, budget_s=st.budget_s / 2,
+                               min_batch_s=st.min_batch_s)
+        clean = times["checked"].last.nonfinite is None
+        ratio = times["checked"].median / times["normal"].median
+        record[wid] = {"normal": times["normal"].median, "checked": times["checked"].median,
+                       "ratio": ratio, "clean": clean}
+        rows.append([wid, fmt_time(times["normal"].median), fmt_time(times["checked"].median),
+                     f"{ratio:.2f}x", "none found" if clean else "FOUND (unexpected)"])
+        rep.target(f"{wid} run(check_nan=True) <= 2x run()", f"{ratio:.2f}x",
+                   ratio <= 2.0 and clean)
+    rep.out(table(["workload", "run()", "check_nan", "ratio", "NaN/Inf"], rows))
+    return record
 
 
 def bench_curve(rep: Report, st: Settings, lo: int, hi: int, peers: list[str]
@@ -556,9 +587,11 @@ def main(argv: list[str] | None = None) -> int:
         rep.record["W5"] = bench_w5(rep, st)
     if "curve" in only:
         rep.record["curve"] = bench_curve(rep, st, lo, hi, peers)
+    if "nancheck" in only:
+        rep.record["nancheck"] = bench_nancheck(rep, st)
     elapsed = time.perf_counter() - start
     rep.out("")
-    rep.out("targets (issue 5)")
+    rep.out("targets (issues 5 and 6)")
     rep.out(table(["target", "measured", ""],
                   [[w, m, {True: "met", False: "missed", None: "n/a"}[ok]]
                    for w, m, ok in rep.targets]))
