@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 
 from .dtype import BOOL, StackType, TensorType, Type, differentiable
 from .ir import Builder, Graph, IdSource, Region, Value, fresh_copy, inline, prune
-from .ops import OPS, emitter, has_effect
+from .ops import OPS, emitter, must_run
 from .ops.base import Emitter
 
 
@@ -112,7 +112,7 @@ class Pass:
                       for p, a in zip(region.params, active_params) if a)
         results = (tuple(region.results) if keep_primal else ()) + grads
         out = b.region(tuple(region.params) + tuple(seed_params), results)
-        return prune(out, keep=has_effect)
+        return prune(out, keep=must_run)
 
     @staticmethod
     def accumulate(e: Emitter, cts: dict[Value, Value], v: Value, c: Value) -> None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from .ir import Builder, Graph, IdSource, Node, Region, Value, prune
-from .ops import OPS, has_effect
+from .ops import OPS, must_run
 from .ops.base import Elementwise
 
 FOLD_LIMIT = 64          # elements of a constant worth computing at compile time
@@ -70,8 +70,8 @@ def cse(graph: Graph) -> Graph:
 
 
 def dce(graph: Graph) -> Graph:
-    """Drop nodes whose values nothing uses."""
-    return graph.with_body(_map_regions(graph.body, lambda r: prune(r, has_effect)),
+    """Drop nodes whose values nothing uses (but not effects or program loops)."""
+    return graph.with_body(_map_regions(graph.body, lambda r: prune(r, must_run)),
                            graph.next_id)
 
 

@@ -470,3 +470,25 @@ def test_a_byte_order_mark_is_not_a_character(tmp_path):
     (tmp_path / FILE).write_bytes(b"\xef\xbb\xbfvar x = 2.0\ny = x * x\nout y\n")
     result = gdl.load(tmp_path / FILE).run(grad=["x"])
     assert float(result.grads["x"]) == 4.0
+
+
+DEAD_ENDLESS = "var x = 2.0\ni = 0\nwhile true {\n    i = i + 1\n}\ny = x * x\nout y\n"
+DEAD_NESTED = ("var x = 2.0\nif x > 0.0 {\n    j = 0.0\n    while j >= 0.0 {\n        j = j + 1.0\n"
+               "    }\n}\ny = x * x\nout y\n")
+
+
+@pytest.mark.parametrize("source, line", [(DEAD_ENDLESS, 3), (DEAD_NESTED, 4)],
+                         ids=["top level", "inside an if"])
+@pytest.mark.parametrize("grad", [[], ["x"]], ids=["run", "gradient"])
+def test_an_endless_loop_whose_values_are_unused_still_hits_the_limit(source, line, grad):
+    """Dead-code elimination keeps a program's loops: dropping one would turn an
+    iteration-limit error into a success."""
+    with pytest.raises(gdl.GdlError, match="iteration limit of 50") as info:
+        gdl.compile(source).run(grad=grad, max_iters=50)
+    assert info.value.line == line
+
+
+def test_a_finite_loop_whose_values_are_unused_runs():
+    source = DEAD_ENDLESS.replace("while true", "while i < 3")
+    result = gdl.compile(source).run(grad=["x"], max_iters=3)
+    assert float(result.grads["x"]) == 4.0

@@ -47,9 +47,28 @@ def has_effect(node) -> bool:
     return False
 
 
+def must_run(node) -> bool:
+    """Whether dead-code elimination must keep a node whose values nothing uses.
+
+    Effects must happen, and so must a program's own `while` loops (role ""
+    or recorded, "tape"), anywhere inside the node: one may never finish,
+    and then the run must stop with the iteration-limit error, not succeed
+    without it.  Loops made by reverse mode run a recorded trip count and
+    may go.
+    """
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if OPS[n.op].effect or (n.op == "while" and n.role in ("", "tape")):
+            return True
+        for region in n.regions:
+            stack.extend(region.nodes)
+    return False
+
+
 def emitter(builder: Builder, span=None) -> Emitter:
     """An Emitter over `builder` that builds ops from `OPS`."""
     return Emitter(builder, OPS, span)
 
 
-__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter", "has_effect")
+__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter", "has_effect", "must_run")
