@@ -36,6 +36,7 @@ class Pass:
         # 200-deep nest costs cubic time.
         self._replays: dict[int, tuple[Region, Region]] = {}
         self._decision_types: dict[int, tuple[Region, tuple[Type, ...]]] = {}
+        self._placed: dict[int, Region] = {}     # fresh copies not yet reused (see `copy`)
 
     # ------------------------------------------------------------ activity
 
@@ -188,7 +189,22 @@ class Pass:
         return e.const(False if t.dtype == BOOL else 0, t.dtype)
 
     def copy(self, region: Region) -> Region:
-        return fresh_copy(region, self.ids)
+        """`region` with fresh ids, for placing in the graph.
+
+        A copy made here is placed once, under one adjoint node; when an
+        enclosing level copies its own region, those nested copies are taken
+        as they are (each once: `_placed` forgets it on reuse), so an n-deep
+        nest costs O(n^2), not O(n^3).
+        """
+        def reuse(r: Region) -> bool:
+            if self._placed.get(id(r)) is r:
+                del self._placed[id(r)]
+                return True
+            return False
+
+        out = fresh_copy(region, self.ids, reuse)
+        self._placed[id(out)] = out
+        return out
 
 
     # ------------------------------------------------------------ grad() in programs

@@ -258,11 +258,15 @@ def inline(b: Builder, region: Region, args: tuple[Value | None, ...],
     return tuple(env[r] for r in region.results)
 
 
-def fresh_copy(region: Region, ids: IdSource) -> Region:
+def fresh_copy(region: Region, ids: IdSource,
+               reuse: Callable[[Region], bool] | None = None) -> Region:
     """A deep copy of `region` with fresh value ids everywhere, nested regions too.
 
     Passes that place a transformed copy of a region next to the original
-    use it, so no value id is defined twice in one graph.
+    use it, so no value id is defined twice in one graph.  A nested region
+    for which `reuse` says yes is taken as it is: regions are closed (they
+    see only their params), so one whose ids are already its own needs no
+    renaming, and deep nests are not copied once per level.
     """
     env: dict[Value, Value] = {}
 
@@ -275,7 +279,8 @@ def fresh_copy(region: Region, ids: IdSource) -> Region:
         params = tuple(new(p) for p in r.params)
         nodes = tuple(Node(n.op, tuple(env[i] for i in n.inputs), n.attrs,
                            tuple(new(o) for o in n.outputs),
-                           tuple(copy(sub) for sub in n.regions), n.span, n.role)
+                           tuple(sub if reuse is not None and reuse(sub) else copy(sub)
+                                 for sub in n.regions), n.span, n.role)
                       for n in r.nodes)
         return Region(params, nodes, tuple(env[x] for x in r.results))
 
