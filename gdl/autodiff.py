@@ -196,15 +196,19 @@ class Pass:
         as they are (each once: `_placed` forgets it on reuse), so an n-deep
         nest costs O(n^2), not O(n^3).
         """
-        def reuse(r: Region) -> bool:
-            if self._placed.get(id(r)) is r:
-                del self._placed[id(r)]
-                return True
-            return False
+        return self.place(fresh_copy(region, self.ids, self.reuse))
 
-        out = fresh_copy(region, self.ids, reuse)
-        self._placed[id(out)] = out
-        return out
+    def place(self, region: Region) -> Region:
+        """Note `region` (fresh ids, about to sit under one node) as reusable once."""
+        self._placed[id(region)] = region
+        return region
+
+    def reuse(self, region: Region) -> bool:
+        """Whether a copy may take `region` as it is: placed, and not yet reused."""
+        if self._placed.get(id(region)) is region:
+            del self._placed[id(region)]
+            return True
+        return False
 
 
     # ------------------------------------------------------------ grad() in programs

@@ -235,12 +235,14 @@ def used_params(region: Region) -> set[Value]:
 
 
 def inline(b: Builder, region: Region, args: tuple[Value | None, ...],
-           keep_roles: bool = False) -> tuple[Value, ...]:
+           keep_roles: bool = False,
+           reuse: Callable[[Region], bool] | None = None) -> tuple[Value, ...]:
     """Copy `region`'s nodes into `b` with params bound to `args`; return its results.
 
-    Values are renamed to fresh ids (nested regions included), so a region
-    can be inlined many times.  A param bound to None must be unused.  The
-    copies take `b`'s role, or keep their own with `keep_roles`.
+    Values are renamed to fresh ids (nested regions included, but for those
+    `reuse` takes as they are; see `fresh_copy`), so a region can be inlined
+    many times.  A param bound to None must be unused.  The copies take
+    `b`'s role, or keep their own with `keep_roles`.
     """
     env: dict[Value, Value] = {}
     for p, a in zip(region.params, args, strict=True):
@@ -249,7 +251,8 @@ def inline(b: Builder, region: Region, args: tuple[Value | None, ...],
     for node in region.nodes:
         new_inputs = tuple(env[v] for v in node.inputs)
         copy = b.add(node.op, new_inputs, node.attrs, tuple(o.type for o in node.outputs),
-                     tuple(fresh_copy(r, b.ids) for r in node.regions), node.span)
+                     tuple(r if reuse is not None and reuse(r) else fresh_copy(r, b.ids, reuse)
+                           for r in node.regions), node.span)
         if keep_roles and copy.role != node.role:
             copy = b.nodes[-1] = replace(copy, role=node.role)
         for old, new in zip(node.outputs, copy.outputs):

@@ -174,15 +174,15 @@ class WhileRules:
 
         def body_fn(eb, ps):
             c, i, tapes, v = ps[:k], ps[k], ps[k + 1:k + 1 + nt], ps[k + 1 + nt:]
-            outs = inline(eb.b, body_rec, tuple(c) + tuple(v), keep_roles=True)
+            outs = inline(eb.b, body_rec, tuple(c) + tuple(v), keep_roles=True, reuse=ad.reuse)
             pushed = [c[j] for j in tape_carried] + [outs[nres + j] for j in picked]
             new_tapes = [eb.op("push", s, x, i) for s, x in zip(tapes, pushed)]
             return list(outs[:nres]) + [_counter_step(eb, i)] + new_tapes
 
         all_types = carried_types + inv_types
         names = _names(body.params[:k]) + [None] * (1 + nt) + _names(body.params[k:])
-        regions = (_region_in(e, all_types, cond_fn, names),
-                   _region_in(e, all_types, body_fn, names))
+        regions = (ad.place(_region_in(e, all_types, cond_fn, names)),
+                   ad.place(_region_in(e, all_types, body_fn, names)))
         extra = tuple(e.b.fresh(t) for t in [I32_SCALAR] + tape_types)
         e.b.add_defining("while", tuple(init) + (e.const(0, I32),) + tuple(tapes0) + tuple(inv),
                          {"n_carried": k + 1 + nt}, node.outputs + extra, regions, node.span)
@@ -209,12 +209,12 @@ class WhileRules:
             c, i, v = ps[:k], ps[k], ps[k + 1:k + 1 + ninv]
             ts = ps[k + 2 + ninv:]
             d = [eb.op("get", t, i) for t in ts]
-            outs = inline(eb.b, body_rep, tuple(c) + tuple(v) + tuple(d))
+            outs = inline(eb.b, body_rep, tuple(c) + tuple(v) + tuple(d), reuse=ad.reuse)
             return list(outs) + [_counter_step(eb, i)]
 
         names = _names(body.params[:k]) + [None] + _names(body.params[k:])
-        regions = (_region_in(e, all_types, cond_fn, names),
-                   _region_in(e, all_types, body_fn, names))
+        regions = (ad.place(_region_in(e, all_types, cond_fn, names)),
+                   ad.place(_region_in(e, all_types, body_fn, names)))
         e.b.add_defining("while", tuple(init) + (e.const(0, I32),) + tuple(inv + extra_inv),
                          {"n_carried": k + 1}, node.outputs + (e.b.fresh(I32_SCALAR),),
                          regions, node.span)
@@ -276,7 +276,8 @@ class WhileRules:
             d_args = [None] * (len(rev.params) - k - len(inv) - nc)
             for jd, x in zip(res["tape_d"], got[len(res["tape_c"]):]):
                 d_args[jd] = x
-            outs = inline(eb.b, rev, tuple(c_args) + tuple(v) + tuple(d_args) + tuple(ct))
+            outs = inline(eb.b, rev, tuple(c_args) + tuple(v) + tuple(d_args) + tuple(ct),
+                          reuse=ad.reuse)
             ct_prev, ct_v = outs[:nc], outs[nc:]
             acc2 = [eb.add_cotangents(a, g) for a, g in zip(acc, ct_v)]
             return list(ct_prev) + acc2 + [j1]
@@ -285,8 +286,8 @@ class WhileRules:
         names = (_cotangent_names(body.params[i] for i in ic)
                  + _cotangent_names(body.params[k + j] for j in iv)
                  + [None] * (1 + nt) + _names(body.params[k:]))
-        regions = (_region_in(e, all_types, cond_fn, names),
-                   _region_in(e, all_types, body_fn, names))
+        regions = (ad.place(_region_in(e, all_types, cond_fn, names)),
+                   ad.place(_region_in(e, all_types, body_fn, names)))
         rnode = e.node("while", *ct0, *acc0, res["n"], *tapes, *inv, regions=regions,
                        n_carried=nc + na + 1)
         out = {}
