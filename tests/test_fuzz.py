@@ -252,6 +252,18 @@ def test_shapes_past_the_rank_limit_are_an_error():
         gdl.compile("input x : f32[" + ",".join(["1"] * 40) + "]\nout x\n")
 
 
+def assert_exact_gradients(prog, starts: dict[str, float], h: float = 1e-6) -> None:
+    """The gradient graph verifies, and each var's gradient of `x` (f64 scalars)
+    matches central differences."""
+    from gdl.verify import verify
+    verify(prog.gradient_graph(list(starts), "x"))
+    got = prog.run(grad=list(starts))
+    for name, start in starts.items():
+        up = prog.run(inputs={name: start + h}).outputs["x"]
+        down = prog.run(inputs={name: start - h}).outputs["x"]
+        assert float(got.grads[name]) == pytest.approx((up - down) / (2 * h), rel=1e-5)
+
+
 def nested_ifs(depth: int) -> str:
     """`depth` nested ifs, all taken (x stays small), each level changing x."""
     lines = ["var x : f64 = 0.7", "var w : f64 = 1.3"]
@@ -268,15 +280,7 @@ def nested_ifs(depth: int) -> str:
 
 def test_deeply_nested_ifs_differentiate_exactly():
     """The adjoint of a 8-deep nest is a valid graph and matches central differences."""
-    from gdl.verify import verify
-    prog = gdl.compile(nested_ifs(8))
-    verify(prog.gradient_graph(["x", "w"], "x"))
-    got = prog.run(grad=["x", "w"])
-    for name, start in (("x", 0.7), ("w", 1.3)):
-        h = 1e-6
-        up = prog.run(inputs={name: start + h}).outputs["x"]
-        down = prog.run(inputs={name: start - h}).outputs["x"]
-        assert float(got.grads[name]) == pytest.approx((up - down) / (2 * h), rel=1e-5)
+    assert_exact_gradients(gdl.compile(nested_ifs(8)), {"x": 0.7, "w": 1.3})
 
 
 def nested_whiles(depth: int) -> str:
@@ -295,12 +299,4 @@ def nested_whiles(depth: int) -> str:
 
 def test_deeply_nested_whiles_differentiate_exactly():
     """The adjoint of a 5-deep loop nest is a valid graph and matches central differences."""
-    from gdl.verify import verify
-    prog = gdl.compile(nested_whiles(5))
-    verify(prog.gradient_graph(["x", "w"], "x"))
-    got = prog.run(grad=["x", "w"])
-    for name, start in (("x", 0.7), ("w", 1.1)):
-        h = 1e-6
-        up = prog.run(inputs={name: start + h}).outputs["x"]
-        down = prog.run(inputs={name: start - h}).outputs["x"]
-        assert float(got.grads[name]) == pytest.approx((up - down) / (2 * h), rel=1e-5)
+    assert_exact_gradients(gdl.compile(nested_whiles(5)), {"x": 0.7, "w": 1.1})
