@@ -292,7 +292,7 @@ class Program:
             if leaf.kind == "input" and leaf.init is None and leaf.name not in fed:
                 raise GdlRuntimeError(f"input `{leaf.name}` has no default and no value was "
                                       f"given; feed it (inputs={{'{leaf.name}': ...}} or "
-                                      f"--set {leaf.name}=...)")
+                                      f"--set {leaf.name}=...)", leaf.span)
         return fed
 
     def _convert_leaf(self, name: str, value: Any, where: str = "") -> np.ndarray:

@@ -321,7 +321,7 @@ def base_point(prog: api.Program, dev: devices.Device, of: str, inputs: Mapping[
         if lf.name in inputs:
             leaves[lf.name] = api.convert(inputs[lf.name], lf.value.type, f"`{lf.name}`")
         elif lf.init is None:
-            raise GdlError(f"input `{lf.name}` has no default and no value was given")
+            raise GdlError(f"input `{lf.name}` has no default and no value was given", lf.span)
         else:
             leaves[lf.name] = own.initial(lf.name)
     own_value, own_path = own(leaves)

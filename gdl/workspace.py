@@ -377,7 +377,7 @@ class Workspace:
         for leaf in prog.graph.leaves:
             if leaf.kind == "input" and leaf.init is None and leaf.name not in inputs:
                 raise GdlError(f"input `{leaf.name}` has no default and no value yet; give it "
-                               f"one with `:set {leaf.name} = ...`")
+                               f"one with `:set {leaf.name} = ...`", leaf.span)
         if self.device is None:
             self.device = devices.select(self.device_spec)
         try:

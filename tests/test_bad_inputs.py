@@ -279,7 +279,7 @@ CASES = [
         patterns=("`z` is neither an input nor a var", "they are: x"), api={"inputs": {"z": 1.0}}),
     Bad("--set without NAME=", SCALAR, ("--set", "x"),
         patterns=("bad --set `x`", "expected NAME=VALUE"), api=None),
-    Bad("--set of an input with no value", WITH_INPUT, (),
+    Bad("--set of an input with no value", WITH_INPUT, (), where=(1, 1),
         patterns=("input `n` has no default and no value was given", "--set n=")),
     Bad("--set from a missing .npy file", SCALAR, ("--set", "x=@missing.npy"),
         patterns=("bad value for --set x", "no such file: missing.npy"), api=None),
