@@ -16,12 +16,14 @@ from . import syntax as ast
 from .builtins import LANGUAGE_BUILTINS
 from .dtype import (BOOL, DEFAULT_FOR_KIND, DTYPES, TensorType, common_dtype, meet_weak,
                     rank_problem)
-from .errors import GdlTypeError, Span
+from .errors import GdlError, GdlTypeError, Span
 from .expressions import AUG_OPS, BINARY_OPS, KEYWORDS, ExpressionBuilder, Operand, type_of
 from .ir import Builder, Graph, IdSource, Leaf, Region, Value, inline
 from .scopes import Binding, Block, FnBlock, assigned_names
 from .ops import OPS, emitter
 from .weak import Weak, emit as emit_weak
+
+MAX_CALL_NOTES = 4          # an error deep in nested calls names the innermost few
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,12 @@ class GraphBuilder(ExpressionBuilder):
         try:
             self.stmts(fn.body)
             return self.expr(fn.result)
+        except GdlError as err:     # the body's line is not enough: say which call failed
+            if err.span is not None and len(err.notes) < MAX_CALL_NOTES:
+                types = ", ".join(type_of(a) for a in args)
+                err.notes += (f"in `{fn.name}({types})`, called at line {node.span.line}, "
+                              f"column {node.span.column}",)
+            raise
         finally:
             self.calling.pop()
             self.block = outer
