@@ -27,7 +27,8 @@ from ..ops import OPS
 from ..ops.base import Elementwise, Reduce
 from ..ops.init import c_literal
 from . import gen_check
-from .kernel_text import Arg, KernelSpec, StridedView, c_type, kernel_name, template
+from .kernel_text import (Arg, KernelSpec, StridedView, c_type, kernel_name,
+                          local_value_names, template)
 
 # Float ops whose C expression means the same on vectors (no ternaries, no casts).
 VECTOR_OPS = frozenset("add sub mul div neg exp log log1p sqrt sin cos tanh pow broadcast_to "
@@ -321,6 +322,7 @@ def fused(group: FusedGroup) -> list[KernelSpec]:
         NAME="$NAME", PARAMS=",\n        ".join(w.params), DECLS="\n".join(decls),
         VECTOR_LOOP=vector_loop, SCALAR_BODY="\n".join(scalar), INDEX=index,
         COMBINE="\n".join(combine), END="\n".join(end))
+    text = local_value_names(text)
     name = kernel_name("gdl_fused", text)
     specs = [KernelSpec(name, text.replace("$NAME", name), tuple(w.args), items, w.fp64,
                         tuple(sorted(w.random)), bool(w.check.tested))]
@@ -417,6 +419,7 @@ def finish(group: FusedGroup, items: int) -> KernelSpec:
     body = w.check_params() + body + w.check.end([], [], "", 1)
     text = (f"__kernel void $NAME({', '.join(w.params)})\n{{\n"
             + "    if (get_global_id(0) != 0)\n        return;\n" + "\n".join(body) + "\n}\n")
+    text = local_value_names(text)
     name = kernel_name("gdl_fused_finish", text)
     return KernelSpec(name, text.replace("$NAME", name), tuple(w.args), 1, w.fp64,
                       tuple(sorted(w.random)), bool(w.check.tested))

@@ -10,6 +10,7 @@ Imports `ir`, `dtype`.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -51,6 +52,21 @@ def broadcast_strides(shape: tuple[int, ...], target: tuple[int, ...]) -> tuple[
     own = strides(shape)
     return tuple(0 if i < lead or shape[i - lead] == 1 else own[i - lead]
                  for i in range(len(target)))
+
+
+_VALUE_NAME = re.compile(r"\b(c?[vw])(\d+)\b")
+
+
+def local_value_names(text: str) -> str:
+    """`text` with its value registers (v123, w123, cv123) numbered from 0 in order
+    of appearance, so kernels that differ only in the graph's value ids have one
+    text, one name and one compilation (a program of many alike `if` branches)."""
+    numbers: dict[str, int] = {}
+
+    def renumber(m: re.Match) -> str:
+        return f"{m.group(1)}{numbers.setdefault(m.group(2), len(numbers))}"
+
+    return _VALUE_NAME.sub(renumber, text)
 
 
 def kernel_name(prefix: str, text: str) -> str:

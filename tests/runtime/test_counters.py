@@ -191,3 +191,16 @@ def test_buffers_die_after_their_last_use():
     peak = prog.run().stats["peak_device_bytes"]
     vector = 65536 * 4
     assert peak <= 4 * vector, (peak, vector)
+
+
+def test_alike_kernels_are_one_kernel():
+    """Branches that compute the same thing on different values share one kernel
+    (value registers are numbered per kernel), so PoCL compiles it once."""
+    from gdl.runtime.plan import plan
+    ifs = "\n".join(f"if x > {k}.0 {{ x = x + 1.0 }} else {{ x = x * 1.5 }}" for k in range(20))
+    prog = gdl.compile(f"var x = 1.0\n{ifs}\nout x\n")
+    names = [spec.name for spec in plan(prog.gradient_graph(["x"])).specs]
+    assert len(names) >= 3 * 20         # condition, two branches and adjoints, per `if`
+    assert len(set(names)) <= 20 + 10   # one condition kernel per literal, the rest shared
+    result = prog.run(grad=["x"])
+    assert float(result.outputs["x"]) == 21.0 and float(result.grads["x"]) == 1.0

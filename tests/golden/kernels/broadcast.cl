@@ -16,7 +16,7 @@ inline int gdl_ipow(int a, int b)
     return as_int(r);
 }
 
-__kernel void gdl_fused_cada01ed6b1d(__global const float *in0,
+__kernel void gdl_fused_4f1675e731c4(__global const float *in0,
         __global const float *in1,
         __global const float *in2,
         __global float *out0,
@@ -40,15 +40,15 @@ __kernel void gdl_fused_cada01ed6b1d(__global const float *in0,
         uint rest = gid;
         const uint c1 = rest % d1; rest /= d1;
         const uint c0 = rest;
-        const float v1 = in0[gid];
-        const float v3 = in1[(int)c1 * sin1_1];
-        const float v5 = in2[(int)c0 * sin2_0];
-        const float v9 = 1.0e+06f;
-        const float v6 = (v1 * v3);
-        const float v7 = (v6 + v5);
-        const float v8 = exp(v7);
-        const float v10 = (v8 / v9);
-        out0[gid] = (float)v10;
+        const float v0 = in0[gid];
+        const float v1 = in1[(int)c1 * sin1_1];
+        const float v2 = in2[(int)c0 * sin2_0];
+        const float v3 = 1.0e+06f;
+        const float v4 = (v0 * v1);
+        const float v5 = (v4 + v2);
+        const float v6 = exp(v5);
+        const float v7 = (v6 / v3);
+        out0[gid] = (float)v7;
     }
 
 

@@ -16,7 +16,7 @@ inline int gdl_ipow(int a, int b)
     return as_int(r);
 }
 
-__kernel void gdl_fused_cff7a1ef0260(__global const float *in0,
+__kernel void gdl_fused_44062b93f830(__global const float *in0,
         __global float *out0,
         const uint n,
         const uint chunk,
@@ -32,16 +32,16 @@ __kernel void gdl_fused_cff7a1ef0260(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v2 = in0[0];
-        const float v3 = 2.0e+00f;
-        const float v4 = (v2 * v3);
-        out0[gid] = (float)v4;
+        const float v0 = in0[0];
+        const float v1 = 2.0e+00f;
+        const float v2 = (v0 * v1);
+        out0[gid] = (float)v2;
     }
 
 
 }
 
-__kernel void gdl_fused_cdb05191a507(__global const float *in0,
+__kernel void gdl_fused_ff9d44d919bd(__global const float *in0,
         __global float *out0,
         __global uchar *fin0,
         const uint n,
@@ -58,20 +58,20 @@ __kernel void gdl_fused_cdb05191a507(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v29 = in0[0];
-        const float v31 = 2.0e+00f;
-        const float v32 = (v29 * v31);
-        out0[gid] = (float)v32;
-        { const float y = (v32 * v32) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
+        const float v0 = in0[0];
+        const float v1 = 2.0e+00f;
+        const float v2 = (v0 * v1);
+        out0[gid] = (float)v2;
+        { const float y = (v2 * v2) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
     }
 
-    const float v63 = sqrt(a0);
-    const float v64 = 1.0e+03f;
-    const uchar v65 = (v63 < v64);
-    fin0[0] = (uchar)v65;
+    const float v3 = sqrt(a0);
+    const float v4 = 1.0e+03f;
+    const uchar v5 = (v3 < v4);
+    fin0[0] = (uchar)v5;
 }
 
-__kernel void gdl_fused_e10e7c1b652e(__global const float *in0,
+__kernel void gdl_fused_2285d97180c4(__global const float *in0,
         __global uchar *fin0,
         const uint n,
         const uint chunk,
@@ -87,17 +87,17 @@ __kernel void gdl_fused_e10e7c1b652e(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v24 = in0[0];
-        { const float y = (v24 * v24) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
+        const float v0 = in0[0];
+        { const float y = (v0 * v0) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
     }
 
-    const float v26 = sqrt(a0);
-    const float v27 = 1.0e+03f;
-    const uchar v28 = (v26 < v27);
-    fin0[0] = (uchar)v28;
+    const float v1 = sqrt(a0);
+    const float v2 = 1.0e+03f;
+    const uchar v3 = (v1 < v2);
+    fin0[0] = (uchar)v3;
 }
 
-__kernel void gdl_fused_f9f455395643(__global const float *in0,
+__kernel void gdl_fused_beba90f4eb3f(__global const float *in0,
         __global uchar *fin0,
         const uint n,
         const uint chunk,
@@ -113,17 +113,17 @@ __kernel void gdl_fused_f9f455395643(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v12 = in0[0];
-        { const float y = v12 - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
+        const float v0 = in0[0];
+        { const float y = v0 - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
     }
 
-    const float v13 = a0;
-    const float v14 = 0.0e+00f;
-    const uchar v15 = (v13 > v14);
-    fin0[0] = (uchar)v15;
+    const float v1 = a0;
+    const float v2 = 0.0e+00f;
+    const uchar v3 = (v1 > v2);
+    fin0[0] = (uchar)v3;
 }
 
-__kernel void gdl_fused_63a4a950ba69(__global const float *in0,
+__kernel void gdl_fused_6671b19f50e7(__global const float *in0,
         __global float *out0,
         const uint n,
         const uint chunk,
@@ -139,16 +139,16 @@ __kernel void gdl_fused_63a4a950ba69(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v17 = in0[0];
-        const float v18 = 1.0e+02f;
-        const float v19 = (v18 * v17);
-        out0[gid] = (float)v19;
+        const float v0 = in0[0];
+        const float v1 = 1.0e+02f;
+        const float v2 = (v1 * v0);
+        out0[gid] = (float)v2;
     }
 
 
 }
 
-__kernel void gdl_fused_39707379ec47(__global const float *in0,
+__kernel void gdl_fused_fde513bd747f(__global const float *in0,
         __global float *out0,
         const uint n,
         const uint chunk,
@@ -165,40 +165,15 @@ __kernel void gdl_fused_39707379ec47(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        float cv53 = in0[0];
+        float cv0 = in0[0];
         for (uint it = 0; it < reps; ++it) {
-            const float v53 = cv53;
-            const float v57 = 2.0e+00f;
-            const float v58 = (v53 * v57);
-            const float nv53 = v58;
-            cv53 = nv53;
+            const float v0 = cv0;
+            const float v1 = 2.0e+00f;
+            const float v2 = (v0 * v1);
+            const float nv53 = v2;
+            cv0 = nv53;
         }
-        out0[gid] = (float)cv53;
-    }
-
-
-}
-
-__kernel void gdl_fused_2a17576b9a08(__global const float *in0,
-        __global float *out0,
-        const uint n,
-        const uint chunk,
-        const uint P)
-{
-    const uint p = get_global_id(0);
-    if (p >= P)
-        return;
-    const uint start = p * chunk;
-    const uint stop = min(start + chunk, n);
-
-    uint gid = start;
-
-    for (; gid < stop; ++gid) {
-
-        const float v59 = in0[0];
-        const float v3 = 2.0e+00f;
-        const float v61 = (v59 * v3);
-        out0[gid] = (float)v61;
+        out0[gid] = (float)cv0;
     }
 
 

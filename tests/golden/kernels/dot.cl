@@ -38,7 +38,7 @@ __kernel void gdl_fused_b925ba27487d(__global float *out0,
 
 }
 
-__kernel void gdl_fused_b527c3fdd5cd(__global const float *in0,
+__kernel void gdl_fused_40da2a8ce3f6(__global const float *in0,
         __global float *out0,
         __global float *fin0,
         const uint n,
@@ -55,16 +55,16 @@ __kernel void gdl_fused_b527c3fdd5cd(__global const float *in0,
 
     for (; gid < stop; ++gid) {
 
-        const float v1 = in0[gid];
-        const float v3 = 2.0e+00f;
-        const float v8 = (v3 * v1);
-        const float v10 = (v8 + v8);
-        out0[gid] = (float)v10;
-        { const float y = (v1 * v1) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
+        const float v0 = in0[gid];
+        const float v1 = 2.0e+00f;
+        const float v2 = (v1 * v0);
+        const float v3 = (v2 + v2);
+        out0[gid] = (float)v3;
+        { const float y = (v0 * v0) - k0; const float t = a0 + y; k0 = isfinite(t) ? (t - a0) - y : (float)0; a0 = t; }
     }
 
-    const float v2 = a0;
-    const float v3 = 2.0e+00f;
-    const float v4 = (v3 * v2);
-    fin0[0] = (float)v4;
+    const float v4 = a0;
+    const float v1 = 2.0e+00f;
+    const float v5 = (v1 * v4);
+    fin0[0] = (float)v5;
 }
