@@ -98,8 +98,8 @@ class GdlWarning(Spanned):
     """Something legal that is probably a mistake, found at compile time (gdl/lint.py).
 
     Data like a GdlError, but never raised: a run goes on.  `code` names the
-    check (`where-nan`, `disconnected`, `non-differentiable`); `hint` says
-    how to fix it, or is empty.
+    check (`where-nan`, `disconnected`, `non-differentiable`, `endless-loop`);
+    `hint` says how to fix it, or is empty.
     """
 
     code: str

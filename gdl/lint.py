@@ -34,6 +34,12 @@ differentiated with respect to (`wrt`) to the value differentiated.
   only as a `where` condition, an `if`/`while` condition or an index.
   `stop_grad` says so explicitly and is never flagged.
 
+Not about gradients, but as cheap to find and as costly to miss:
+
+- `endless-loop`: a `while` whose condition is the literal `true`.  GDL has
+  no `break`, so it can only end at the iteration limit, with an error,
+  after a million iterations: better said before the run than after it.
+
 Imports `ir`, `ops`, `dtype`, `errors`, `bounds`.
 """
 from __future__ import annotations
@@ -49,6 +55,7 @@ from .ir import Graph, Node, Region, Value, walk
 from .ops import OPS
 
 WHERE_NAN, DISCONNECTED, NON_DIFFERENTIABLE = "where-nan", "disconnected", "non-differentiable"
+ENDLESS = "endless-loop"
 
 # How ops are written in programs, where that differs from the op's name.
 SPELLING = MappingProxyType({
@@ -399,14 +406,30 @@ def quoted(v: Value, fallback: str) -> str:
 
 # ------------------------------------------------------------------ entry
 
+def endless_loops(region: Region) -> list[GdlWarning]:
+    """The program's `while true` loops (see the module docstring)."""
+    found = []
+    for node, _ in walk(region):
+        if node.op != "while" or node.role != "":
+            continue
+        cond = node.regions[0]
+        made = next((n for n in cond.nodes if cond.results[0] in n.outputs), None)
+        if made is not None and made.op == "const" and all(made.attr("value")):
+            found.append(GdlWarning(
+                ENDLESS, "this loop's condition is always true and GDL has no `break`: it "
+                "runs until the iteration limit and then stops with an error", node.span,
+                "make the condition depend on a value the body changes"))
+    return found
+
+
 def lint(graph: Graph, wrt: Sequence[str] = (), of: str | None = None) -> tuple[GdlWarning, ...]:
     """The warnings of the program's own `grad(y, x)` calls and, given `wrt` and `of`,
     of differentiating output `of` with respect to the vars `wrt` (a run's `grad=`).
 
     `graph` is the built graph (`api.compile_stages`' first stage); warnings
-    come in source order, each once.
+    come in source order, each once.  Endless loops are warned of always.
     """
-    found: list[GdlWarning] = []
+    found: list[GdlWarning] = endless_loops(graph.body)
     warned: set[Node] = set()
     for node, depth in walk(graph.body):
         if node.op != "grad":

@@ -300,3 +300,31 @@ def test_the_repl_shows_warnings_where_they_were_typed():
             "piecewise constant): the `grad` on line 1 gets nothing back") in text
     assert "<session>:2:22: warning[where-nan]" in text
     assert text.count("warning[") == 2 and len(repl.statements) == 3
+
+
+# -- endless-loop ---------------------------------------------------------------
+
+ENDLESS_IN_IF = """\
+var x = 1.0
+if x > 0.0 {
+    while true {
+        x = x + 1.0
+    }
+}
+out x
+"""
+
+
+def test_a_while_true_loop_is_warned_about_in_every_lint():
+    prog = gdl.compile(ENDLESS_IN_IF)
+    for warnings in (prog.warnings, prog.lint(None), prog.lint(["x"], "x")):
+        assert codes(warnings) == [("endless-loop", 3, 5)]
+        assert "runs until the iteration limit" in warnings[0].message
+    with pytest.raises(gdl.GdlError, match="iteration limit of 5"):
+        prog.run(max_iters=5)
+
+
+@pytest.mark.parametrize("cond", ["x < 10.0", "false", "not false and x < 3.0"])
+def test_a_loop_that_can_end_is_not_warned_about(cond):
+    prog = gdl.compile(f"var x = 1.0\nwhile {cond} {{\n    x = x + 1.0\n}}\nout x\n")
+    assert "endless-loop" not in [w.code for w in prog.lint(None) + prog.lint(["x"], "x")]
