@@ -350,7 +350,7 @@ def read_source(path: str | Path) -> str:
     """The text of a program file, or a GdlError saying why it cannot be read."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")    # without a byte-order mark, if any
     except FileNotFoundError:
         raise GdlError(f"no such file: {p}") from None
     except IsADirectoryError:

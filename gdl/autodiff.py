@@ -25,15 +25,22 @@ from .ops import OPS, emitter, must_run
 from .ops.base import Emitter
 
 
+def _memo(table: dict, region: Region, make):
+    """`table`'s entry for `region`, made by `make()` the first time.  Keyed by
+    id(region), the entry holds the region, so the id stays its own."""
+    hit = table.get(id(region))
+    if hit is None:
+        hit = table[id(region)] = (region, make())
+    return hit[1]
+
+
 class Pass:
     """One run of reverse mode: the id source and the region-level machinery."""
 
     def __init__(self, ids: IdSource):
         self.ids = ids
-        # Keyed by id(region), holding the region so the id stays its own.
         # Nested ifs and whiles ask for the same inner region's replay and
-        # decision types at every enclosing level; without the memo a
-        # 200-deep nest costs cubic time.
+        # decision types at every enclosing level (`_memo`).
         self._replays: dict[int, tuple[Region, Region]] = {}
         self._decision_types: dict[int, tuple[Region, tuple[Type, ...]]] = {}
         self._placed: dict[int, Region] = {}     # fresh copies not yet reused (see `copy`)
@@ -124,16 +131,9 @@ class Pass:
 
     def decision_types(self, region: Region) -> tuple[Type, ...]:
         """The types of the decisions `record(region)` yields, in order."""
-        memo = self._decision_types.get(id(region))
-        if memo is not None and memo[0] is region:
-            return memo[1]
-        types: list[Type] = []
-        for node in region.nodes:
-            rules = OPS[node.op].ad_rules
-            if rules is not None:
-                types.extend(rules.decision_types(self, node))
-        self._decision_types[id(region)] = (region, tuple(types))
-        return tuple(types)
+        return _memo(self._decision_types, region, lambda: tuple(
+            t for node in region.nodes if OPS[node.op].ad_rules is not None
+            for t in OPS[node.op].ad_rules.decision_types(self, node)))
 
     def record(self, region: Region) -> Region:
         """`region` with its control decisions appended to its results.
@@ -162,9 +162,9 @@ class Pass:
         region itself, the replay must be copied (`copy`, `inline`) before it
         is placed in a graph, so one replay serves every caller.
         """
-        memo = self._replays.get(id(region))
-        if memo is not None and memo[0] is region:
-            return memo[1]
+        return _memo(self._replays, region, lambda: self._replay(region))
+
+    def _replay(self, region: Region) -> Region:
         b = Builder(self.ids, "adjoint")
         e = emitter(b)
         dparams = tuple(b.fresh(t, "decision") for t in self.decision_types(region))
@@ -178,9 +178,7 @@ class Pass:
             else:
                 op.ad_rules.replay(self, e.at(node.span), node, it)
         assert next(it, None) is None
-        replayed = b.region(tuple(region.params) + dparams, region.results)
-        self._replays[id(region)] = (region, replayed)
-        return replayed
+        return b.region(tuple(region.params) + dparams, region.results)
 
     def default(self, e: Emitter, t: Type) -> Value:
         """A placeholder decision for the branch not taken."""

@@ -29,32 +29,14 @@ OPS = _gather("DEFS")
 CALLS = _gather("CALLS")
 
 
-def has_effect(node) -> bool:
-    """Whether a node prints or asserts, itself or anywhere in its regions.
-
-    Dead-code elimination keeps such nodes: a loop whose results are unused
-    still runs when its body prints.
-    """
-    if OPS[node.op].effect:
-        return True
-    stack = list(node.regions)
-    while stack:
-        region = stack.pop()
-        for inner in region.nodes:
-            if OPS[inner.op].effect:
-                return True
-            stack.extend(inner.regions)
-    return False
-
-
 def must_run(node) -> bool:
     """Whether dead-code elimination must keep a node whose values nothing uses.
 
-    Effects must happen, and so must a program's own `while` loops (role ""
-    or recorded, "tape"), anywhere inside the node: one may never finish,
-    and then the run must stop with the iteration-limit error, not succeed
-    without it.  Loops made by reverse mode run a recorded trip count and
-    may go.
+    Effects (print, assert) must happen, and so must a program's own `while`
+    loops (role "" or recorded, "tape"), anywhere inside the node: one may
+    never finish, and then the run must stop with the iteration-limit error,
+    not succeed without it.  Loops made by reverse mode run a recorded trip
+    count and may go.
     """
     stack = [node]
     while stack:
@@ -71,4 +53,4 @@ def emitter(builder: Builder, span=None) -> Emitter:
     return Emitter(builder, OPS, span)
 
 
-__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter", "has_effect", "must_run")
+__all__ = ("OPS", "CALLS", "OpDef", "Call", "Emitter", "emitter", "must_run")

@@ -41,6 +41,13 @@ def _region_in(e: Emitter, types, build, names=()) -> Region:
     return b.region(params, tuple(results))
 
 
+def _loop_regions(ad, e: Emitter, types, cond_fn, body_fn, names) -> tuple[Region, Region]:
+    """A new loop's condition and body over params of `types`, both fresh: placed with
+    `ad`, so an enclosing level's copy takes them as they are (`Pass.copy`)."""
+    return (ad.place(_region_in(e, types, cond_fn, names)),
+            ad.place(_region_in(e, types, body_fn, names)))
+
+
 def _widen(region: Region, ids_builder: Builder, extra, at: int) -> Region:
     """`region` with unused params of types `extra` inserted at position `at`."""
     fresh = tuple(ids_builder.fresh(t) for t in extra)
@@ -181,8 +188,7 @@ class WhileRules:
 
         all_types = carried_types + inv_types
         names = _names(body.params[:k]) + [None] * (1 + nt) + _names(body.params[k:])
-        regions = (ad.place(_region_in(e, all_types, cond_fn, names)),
-                   ad.place(_region_in(e, all_types, body_fn, names)))
+        regions = _loop_regions(ad, e, all_types, cond_fn, body_fn, names)
         extra = tuple(e.b.fresh(t) for t in [I32_SCALAR] + tape_types)
         e.b.add_defining("while", tuple(init) + (e.const(0, I32),) + tuple(tapes0) + tuple(inv),
                          {"n_carried": k + 1 + nt}, node.outputs + extra, regions, node.span)
@@ -213,8 +219,7 @@ class WhileRules:
             return list(outs) + [_counter_step(eb, i)]
 
         names = _names(body.params[:k]) + [None] + _names(body.params[k:])
-        regions = (ad.place(_region_in(e, all_types, cond_fn, names)),
-                   ad.place(_region_in(e, all_types, body_fn, names)))
+        regions = _loop_regions(ad, e, all_types, cond_fn, body_fn, names)
         e.b.add_defining("while", tuple(init) + (e.const(0, I32),) + tuple(inv + extra_inv),
                          {"n_carried": k + 1}, node.outputs + (e.b.fresh(I32_SCALAR),),
                          regions, node.span)
@@ -286,8 +291,7 @@ class WhileRules:
         names = (_cotangent_names(body.params[i] for i in ic)
                  + _cotangent_names(body.params[k + j] for j in iv)
                  + [None] * (1 + nt) + _names(body.params[k:]))
-        regions = (ad.place(_region_in(e, all_types, cond_fn, names)),
-                   ad.place(_region_in(e, all_types, body_fn, names)))
+        regions = _loop_regions(ad, e, all_types, cond_fn, body_fn, names)
         rnode = e.node("while", *ct0, *acc0, res["n"], *tapes, *inv, regions=regions,
                        n_carried=nc + na + 1)
         out = {}

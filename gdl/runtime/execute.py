@@ -369,22 +369,19 @@ class Executor:
                 values[name] = DevTensor(self.upload(arr), t)
         graph = self.plan.graph
         n = len(graph.outputs)
-        finals = {v for v in graph.body.results[:n]} | {
-            v for name, v in zip(graph.grads, graph.body.results[n:]) if name in wanted}
+        chosen = [(name, i) for i, name in enumerate(graph.outputs)]
+        chosen += [(name, n + i) for i, name in enumerate(graph.grads) if name in wanted]
+        finals = {graph.body.results[i] for _, i in chosen}
         if seed is not None:
-            seed = DevTensor(self.upload(seed), self.plan.graph.seed.type)
+            seed = DevTensor(self.upload(seed), graph.seed.type)
         results = self.run_resident(values, seed, max_iters, printer, finals)
-        graph = self.plan.graph
-        n = len(graph.outputs)
-        typed = list(zip(results, graph.body.results))
-        picked = [(name, typed[i]) for i, name in enumerate(graph.outputs)]
-        picked += [(name, typed[n + i]) for i, name in enumerate(graph.grads) if name in wanted]
+        picked = [(name, results[i], graph.body.results[i]) for name, i in chosen]
         flags = () if self.watch is None else (
             (np.empty(max(len(self.plan.checked), 1), np.uint32), self.flags),)
-        self.read_all([value for _, (value, _) in picked], flags)
+        self.read_all([value for _, value, _ in picked], flags)
         if self.watch is not None:
             self.nonfinite = self.watch.finish(flags[0][0])
-        arrays = [(name, self.to_numpy(*pair)) for name, pair in picked]
+        arrays = [(name, self.to_numpy(value, v)) for name, value, v in picked]
         # An output may bear a variable's name: outputs and gradients stay apart.
         return dict(arrays[:n]), dict(arrays[n:])
 

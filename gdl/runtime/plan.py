@@ -354,6 +354,8 @@ class Planner:
 
     def group_launch(self, g: "OpenGroup", res, users, results, views) -> Launch:
         """The kernels of a fusion group; values used outside it are stored."""
+        if self.sketch:         # where the values live is known already; no kernel needed
+            return Launch([], g.nodes + g.reductions + g.epilogue)
         inside = set(g.nodes) | set(g.reductions) | set(g.epilogue)
         wanted = lambda v: v in results or any(u not in inside for u in users.get(v, ()))  # noqa: E731
 
